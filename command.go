@@ -1,0 +1,347 @@
+package coord
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+)
+
+// opKind names a state change. Every change to the replicated state is one
+// of these, carried in the raft log and applied by tree.apply.
+type opKind uint8
+
+const (
+	opCreate          opKind = 1
+	opDelete          opKind = 2
+	opSetData         opKind = 3
+	opSetACL          opKind = 4
+	opCheck           opKind = 5 // only inside a multi
+	opMulti           opKind = 6
+	opCreateSession   opKind = 7
+	opCloseSession    opKind = 8
+	opDeleteContainer opKind = 9 // leader's cleanup of containers and expired TTL nodes
+	opSetQuota        opKind = 10
+	opDelQuota        opKind = 11
+	opSync            opKind = 12 // a place in the log; changes nothing, takes no zxid
+)
+
+// command is one state change. Fields are used according to kind; the
+// caller's identities travel with it so that apply can check ACLs
+// deterministically on every replica.
+type command struct {
+	kind    opKind
+	session int64
+	ids     []ID
+	path    string
+	data    []byte
+	acl     []ACL
+	mode    CreateMode
+	ttl     int64 // create: ms; createSession: timeout ms
+	version int32
+	ops     []command // multi
+	passwd  []byte    // createSession
+	expire  bool      // closeSession: expired rather than closed
+}
+
+// batch is the payload of one raft log entry: commands from any number of
+// sessions, stamped with the leader's clock when it proposed them.
+type batch struct {
+	time    int64 // ms since the epoch, leader's clock
+	entries []entry
+}
+
+// entry is a command with the tag of the node that proposed it, so that
+// node (and only it) can hand the result back to its waiting caller.
+type entry struct {
+	origin uint64 // the proposing node's incarnation tag
+	seq    uint64 // the proposer's request number
+	cmd    command
+}
+
+const batchFormat = 1
+
+// Limits applied while decoding, so a corrupt or hostile entry cannot make
+// the decoder allocate without bound.
+const (
+	maxMultiOps = 1 << 16
+	maxIDs      = 1 << 10
+	maxACLs     = 1 << 10
+)
+
+func encodeBatch(dst []byte, b *batch) []byte {
+	dst = append(dst, batchFormat)
+	dst = binary.AppendVarint(dst, b.time)
+	dst = binary.AppendUvarint(dst, uint64(len(b.entries)))
+	for i := range b.entries {
+		e := &b.entries[i]
+		dst = binary.AppendUvarint(dst, e.origin)
+		dst = binary.AppendUvarint(dst, e.seq)
+		dst = encodeCommand(dst, &e.cmd)
+	}
+	return dst
+}
+
+func encodeCommand(dst []byte, c *command) []byte {
+	dst = append(dst, byte(c.kind))
+	dst = binary.AppendVarint(dst, c.session)
+	dst = binary.AppendUvarint(dst, uint64(len(c.ids)))
+	for _, id := range c.ids {
+		dst = appendString(dst, id.Scheme)
+		dst = appendString(dst, id.ID)
+	}
+	switch c.kind {
+	case opCreate:
+		dst = appendString(dst, c.path)
+		dst = appendBytes(dst, c.data)
+		dst = appendACL(dst, c.acl)
+		dst = binary.AppendVarint(dst, int64(c.mode))
+		dst = binary.AppendVarint(dst, c.ttl)
+	case opDelete, opCheck:
+		dst = appendString(dst, c.path)
+		dst = binary.AppendVarint(dst, int64(c.version))
+	case opSetData:
+		dst = appendString(dst, c.path)
+		dst = appendBytes(dst, c.data)
+		dst = binary.AppendVarint(dst, int64(c.version))
+	case opSetACL:
+		dst = appendString(dst, c.path)
+		dst = appendACL(dst, c.acl)
+		dst = binary.AppendVarint(dst, int64(c.version))
+	case opMulti:
+		dst = binary.AppendUvarint(dst, uint64(len(c.ops)))
+		for i := range c.ops {
+			dst = encodeCommand(dst, &c.ops[i])
+		}
+	case opCreateSession:
+		dst = binary.AppendVarint(dst, c.ttl)
+		dst = appendBytes(dst, c.passwd)
+	case opCloseSession:
+		if c.expire {
+			dst = append(dst, 1)
+		} else {
+			dst = append(dst, 0)
+		}
+	case opDeleteContainer, opDelQuota:
+		dst = appendString(dst, c.path)
+	case opSetQuota:
+		dst = appendString(dst, c.path)
+		dst = appendBytes(dst, c.data)
+	}
+	return dst
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+func appendBytes(dst []byte, b []byte) []byte {
+	if b == nil {
+		return binary.AppendUvarint(dst, 0)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(b))+1)
+	return append(dst, b...)
+}
+
+func appendACL(dst []byte, acl []ACL) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(acl)))
+	for _, a := range acl {
+		dst = binary.AppendVarint(dst, int64(a.Perms))
+		dst = appendString(dst, a.Scheme)
+		dst = appendString(dst, a.ID)
+	}
+	return dst
+}
+
+var errCorrupt = errors.New("coord: corrupt command encoding")
+
+// decoder reads the encoding above. It never panics: every length is
+// checked against what remains before anything is allocated, and the first
+// problem sticks.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail() {
+	if d.err == nil {
+		d.err = errCorrupt
+	}
+	d.b = nil
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) < 1 {
+		d.fail()
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) int32() int32 {
+	v := d.varint()
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		d.fail()
+		return 0
+	}
+	return int32(v)
+}
+
+// count reads a length that must not exceed limit nor the bytes left (each
+// item takes at least one byte).
+func (d *decoder) count(limit int) int {
+	n := d.uvarint()
+	if n > uint64(limit) || n > uint64(len(d.b)) {
+		d.fail()
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if n == 0 {
+		return nil
+	}
+	n--
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return nil
+	}
+	v := make([]byte, n)
+	copy(v, d.b)
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) acl() []ACL {
+	n := d.count(maxACLs)
+	if n == 0 {
+		return nil
+	}
+	acl := make([]ACL, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		acl = append(acl, ACL{Perms: Perm(d.int32()), Scheme: d.string(), ID: d.string()})
+	}
+	return acl
+}
+
+func decodeBatch(buf []byte) (batch, error) {
+	d := decoder{b: buf}
+	var b batch
+	if d.byte() != batchFormat {
+		return batch{}, errCorrupt
+	}
+	b.time = d.varint()
+	n := d.count(len(buf))
+	if d.err != nil {
+		return batch{}, d.err
+	}
+	b.entries = make([]entry, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		var e entry
+		e.origin = d.uvarint()
+		e.seq = d.uvarint()
+		d.command(&e.cmd, 0)
+		b.entries = append(b.entries, e)
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail()
+	}
+	if d.err != nil {
+		return batch{}, d.err
+	}
+	return b, nil
+}
+
+func (d *decoder) command(c *command, depth int) {
+	c.kind = opKind(d.byte())
+	c.session = d.varint()
+	if n := d.count(maxIDs); n > 0 {
+		c.ids = make([]ID, 0, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			c.ids = append(c.ids, ID{Scheme: d.string(), ID: d.string()})
+		}
+	}
+	switch c.kind {
+	case opCreate:
+		c.path = d.string()
+		c.data = d.bytes()
+		c.acl = d.acl()
+		c.mode = CreateMode(d.int32())
+		c.ttl = d.varint()
+	case opDelete, opCheck:
+		c.path = d.string()
+		c.version = d.int32()
+	case opSetData:
+		c.path = d.string()
+		c.data = d.bytes()
+		c.version = d.int32()
+	case opSetACL:
+		c.path = d.string()
+		c.acl = d.acl()
+		c.version = d.int32()
+	case opMulti:
+		if depth > 0 {
+			d.fail()
+			return
+		}
+		n := d.count(maxMultiOps)
+		c.ops = make([]command, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			d.command(&c.ops[i], depth+1)
+		}
+	case opCreateSession:
+		c.ttl = d.varint()
+		c.passwd = d.bytes()
+	case opCloseSession:
+		switch d.byte() {
+		case 0:
+		case 1:
+			c.expire = true
+		default:
+			d.fail()
+		}
+	case opDeleteContainer, opDelQuota:
+		c.path = d.string()
+	case opSetQuota:
+		c.path = d.string()
+		c.data = d.bytes()
+	case opSync:
+	default:
+		d.fail()
+	}
+}

@@ -1,0 +1,136 @@
+package coord
+
+import (
+	"io"
+	"sync"
+
+	"github.com/hashicorp/raft"
+)
+
+// fsm is raft's state machine over the tree. raft calls Apply, ApplyBatch,
+// Snapshot and Restore from its one FSM goroutine, never concurrently with
+// each other; readers on other goroutines take mu for reading.
+type fsm struct {
+	node *Node
+
+	mu sync.RWMutex
+	t  *tree // guarded by mu
+
+	appliedMu   sync.Mutex
+	applied     uint64        // raft index of the last applied entry; guarded by appliedMu
+	appliedCond chan struct{} // closed and replaced when applied moves; guarded by appliedMu
+}
+
+func newFSM(n *Node, limits treeLimits) *fsm {
+	f := &fsm{node: n, t: newTree(limits), appliedCond: make(chan struct{})}
+	f.t.watches = n.watches
+	return f
+}
+
+// Apply implements raft.FSM.
+func (f *fsm) Apply(l *raft.Log) interface{} {
+	f.ApplyBatch([]*raft.Log{l})
+	return nil
+}
+
+// ApplyBatch implements raft.BatchingFSM: one lock for many entries.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
+	type delivery struct {
+		e   *entry
+		res result
+	}
+	var out []delivery
+	var closed []closedSession
+	var last uint64
+	f.mu.Lock()
+	for _, l := range logs {
+		last = l.Index
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		b, err := decodeBatch(l.Data)
+		if err != nil {
+			// Every replica decodes the same bytes the same way, so skipping
+			// keeps them in step; it can only mean a bug or corruption.
+			f.node.log.Error("skipping undecodable raft entry", "index", l.Index, "err", err)
+			continue
+		}
+		res := f.t.applyBatch(&b)
+		for i := range b.entries {
+			if b.entries[i].origin == f.node.tag {
+				out = append(out, delivery{&b.entries[i], res[i]})
+			}
+		}
+		closed = append(closed, f.t.takeClosed()...)
+	}
+	f.mu.Unlock()
+
+	for _, c := range closed {
+		f.node.sessionEnded(c.id, c.expired)
+	}
+	for _, d := range out {
+		f.node.proposer.deliver(d.e.seq, d.res)
+	}
+	f.setApplied(last)
+	return make([]interface{}, len(logs))
+}
+
+func (f *fsm) setApplied(idx uint64) {
+	f.appliedMu.Lock()
+	if idx > f.applied {
+		f.applied = idx
+		close(f.appliedCond)
+		f.appliedCond = make(chan struct{})
+	}
+	f.appliedMu.Unlock()
+}
+
+// sessionTimeouts returns every replicated session's timeout in ms.
+func (f *fsm) sessionTimeouts() map[int64]int32 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	m := make(map[int64]int32, len(f.t.sessions))
+	for id, s := range f.t.sessions {
+		m[id] = s.timeout
+	}
+	return m
+}
+
+// Snapshot implements raft.FSM. It encodes the state while raft holds off
+// Apply, then hands the bytes to Persist.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	buf := encodeSnapshot(f.t)
+	f.mu.RUnlock()
+	return &fsmSnapshot{buf: buf}, nil
+}
+
+// Restore implements raft.FSM.
+func (f *fsm) Restore(r io.ReadCloser) error {
+	defer r.Close()
+	buf, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	t, err := decodeSnapshot(buf, f.t.limits)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	t.watches = f.node.watches
+	f.t = t
+	f.mu.Unlock()
+	return nil
+}
+
+type fsmSnapshot struct{ buf []byte }
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := sink.Write(s.buf); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() {}

@@ -1,0 +1,460 @@
+package coord
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// SessionConfig configures a new session or re-attaches an existing one.
+type SessionConfig struct {
+	// Timeout is the requested session timeout; the node negotiates it into
+	// [MinSessionTimeout, MaxSessionTimeout]. Zero requests the maximum.
+	Timeout time.Duration
+
+	// Chroot, when set, roots every path of the session at this znode
+	// (ZooKeeper's "host:port/chroot" connect strings).
+	Chroot string
+
+	// Auth is added to the session before it is returned, as AddAuth does.
+	Auth []Auth
+
+	// ID and Password re-attach an existing session (for instance one that
+	// was created on another node of the ensemble). Zero ID creates a new
+	// session.
+	ID       int64
+	Password []byte
+
+	// ClientIP is the address the session's requests come from, matched by
+	// "ip" ACLs. The ZooKeeper wire server sets the peer's address; in-process
+	// sessions have none unless set here.
+	ClientIP string
+}
+
+// Auth is a scheme and credentials, as passed to AddAuth.
+type Auth struct {
+	Scheme      string
+	Credentials []byte
+}
+
+// Session is a client session on a Node: ZooKeeper's session, called as Go
+// methods. Its methods may be called from any number of goroutines; the
+// writes of one goroutine are applied in the order it makes them, and a read
+// always sees the session's own earlier writes.
+type Session struct {
+	n        *Node
+	id       int64
+	passwd   []byte
+	timeout  time.Duration
+	chroot   string
+	ids      atomic.Pointer[[]ID]
+	owner    *watchOwner
+	state    atomic.Int32 // a State
+	events   *queueSink
+	detached atomic.Bool // the wire server's connection is gone; stop heartbeats
+	done     chan struct{}
+	endOnce  sync.Once
+}
+
+// NewSession creates a session on n (or re-attaches one, see SessionConfig).
+func (n *Node) NewSession(ctx context.Context, cfg SessionConfig) (*Session, error) {
+	n.mu.Lock()
+	closed := n.closed
+	n.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	chroot := cfg.Chroot
+	if chroot == "/" {
+		chroot = ""
+	}
+	if chroot != "" {
+		if err := ValidatePath(chroot); err != nil {
+			return nil, err
+		}
+	}
+	var ids []ID
+	if cfg.ClientIP != "" {
+		ids = append(ids, ID{Scheme: "ip", ID: cfg.ClientIP})
+	}
+	for _, a := range cfg.Auth {
+		more, err := authenticate(a.Scheme, a.Credentials, n.cfg.SuperDigest)
+		if err != nil {
+			return nil, &OpError{Op: "addAuth", Err: err, Detail: "scheme " + a.Scheme}
+		}
+		ids = appendIDs(ids, more)
+	}
+	s := &Session{
+		n:      n,
+		chroot: chroot,
+		owner:  newWatchOwner(),
+		events: newQueueSink(),
+		done:   make(chan struct{}),
+	}
+	s.ids.Store(&ids)
+
+	if cfg.ID != 0 {
+		if err := n.proposer.syncMarker(ctx); err != nil {
+			return nil, &OpError{Op: "connect", Err: asCode(err)}
+		}
+		n.fsm.mu.RLock()
+		e, ok := n.fsm.t.sessions[cfg.ID]
+		var timeout int32
+		match := false
+		if ok {
+			timeout = e.timeout
+			match = subtle.ConstantTimeCompare(e.passwd, cfg.Password) == 1
+		}
+		n.fsm.mu.RUnlock()
+		if !ok || !match {
+			return nil, &OpError{Op: "connect", Err: ErrSessionExpired}
+		}
+		s.id, s.passwd, s.timeout = cfg.ID, slices.Clone(cfg.Password), time.Duration(timeout)*time.Millisecond
+		// A session can be attached to one place at a time.
+		n.mu.Lock()
+		old := n.sessions[s.id]
+		n.sessions[s.id] = s
+		n.mu.Unlock()
+		if old != nil {
+			old.end(StateDisconnected, ErrSessionMoved, false)
+		}
+	} else {
+		s.timeout = n.negotiateTimeout(cfg.Timeout)
+		s.passwd = make([]byte, 16)
+		for i := 0; i < 16; i += 8 {
+			v := randUint64()
+			for j := 0; j < 8; j++ {
+				s.passwd[i+j] = byte(v >> (8 * j))
+			}
+		}
+		for attempt := 0; ; attempt++ {
+			s.id = newSessionID()
+			n.mu.Lock()
+			n.sessions[s.id] = s
+			n.mu.Unlock()
+			r, err := n.proposer.propose(ctx, command{kind: opCreateSession, session: s.id, ttl: s.timeout.Milliseconds(), passwd: s.passwd})
+			if err == nil && r.err == CodeNodeExists && attempt < 3 {
+				n.mu.Lock()
+				delete(n.sessions, s.id)
+				n.mu.Unlock()
+				continue
+			}
+			if err == nil && r.err != CodeOK {
+				err = r.err
+			}
+			if err != nil {
+				n.mu.Lock()
+				delete(n.sessions, s.id)
+				n.mu.Unlock()
+				return nil, &OpError{Op: "connect", Err: asCode(err)}
+			}
+			break
+		}
+	}
+	n.tracker.touch(s.id, s.timeout, time.Now())
+	s.state.Store(int32(StateSyncConnected))
+	s.events.deliver(Event{Type: EventNone, State: StateSyncConnected})
+	return s, nil
+}
+
+// asCode maps context and shutdown errors onto ZooKeeper codes, keeping
+// the original for errors.Is.
+func asCode(err error) error {
+	var c Code
+	if errors.As(err, &c) {
+		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return errors.Join(ErrOperationTimeout, err)
+	}
+	if errors.Is(err, ErrClosed) {
+		return errors.Join(ErrConnectionLoss, err)
+	}
+	return errors.Join(ErrSystemError, err)
+}
+
+func appendIDs(ids []ID, more []ID) []ID {
+	for _, id := range more {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+func newSessionID() int64 {
+	// Positive, with a high byte in [1, 0x7e]: never 0, never one of the
+	// owner tags for containers and TTL nodes.
+	v := randUint64()
+	hi := 1 + (v>>56)%0x7e
+	return int64(hi<<56 | v&(1<<56-1))
+}
+
+func (n *Node) negotiateTimeout(d time.Duration) time.Duration {
+	if d == 0 || d > n.cfg.MaxSessionTimeout {
+		d = n.cfg.MaxSessionTimeout
+	}
+	if d < n.cfg.MinSessionTimeout {
+		d = n.cfg.MinSessionTimeout
+	}
+	return d.Truncate(time.Millisecond)
+}
+
+// ID returns the session id.
+func (s *Session) ID() int64 { return s.id }
+
+// Password returns the session password, which with ID re-attaches the
+// session on any node of the ensemble. The caller must not modify it.
+func (s *Session) Password() []byte { return s.passwd }
+
+// Timeout returns the negotiated session timeout.
+func (s *Session) Timeout() time.Duration { return s.timeout }
+
+// State returns the session's current state.
+func (s *Session) State() State { return State(s.state.Load()) }
+
+// Done is closed when the session has ended (closed, expired or moved).
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Events returns the session's state changes (Type EventNone): connected,
+// disconnected, expired, closed. The channel is buffered without bound, so
+// a slow reader delays nothing, and it is closed after the final state.
+func (s *Session) Events() <-chan Event { return s.events.out }
+
+// AddAuth adds credentials to the session; later requests carry the
+// identities they grant. Scheme "digest" takes "user:password".
+func (s *Session) AddAuth(ctx context.Context, scheme string, credentials []byte) error {
+	if err := s.usable(); err != nil {
+		return opErr("addAuth", "", err)
+	}
+	more, err := authenticate(scheme, credentials, s.n.cfg.SuperDigest)
+	if err != nil {
+		return &OpError{Op: "addAuth", Err: err, Detail: "scheme " + scheme}
+	}
+	for {
+		old := s.ids.Load()
+		ids := appendIDs(slices.Clone(*old), more)
+		if s.ids.CompareAndSwap(old, &ids) {
+			return nil
+		}
+	}
+}
+
+// identities returns the ids requests of this session carry.
+func (s *Session) identities() []ID { return *s.ids.Load() }
+
+// Close ends the session: its ephemeral nodes are deleted and its watches
+// end. Closing a session that has already ended returns nil.
+func (s *Session) Close(ctx context.Context) error {
+	if s.State() != StateSyncConnected && s.State() != StateDisconnected {
+		return nil
+	}
+	r, err := s.n.proposer.propose(ctx, command{kind: opCloseSession, session: s.id})
+	if err != nil {
+		return opErr("close", "", asCode(err))
+	}
+	if r.err != CodeOK && r.err != CodeSessionExpired {
+		return opErr("close", "", r.err)
+	}
+	// Apply has ended the session; wait for the local bookkeeping.
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+func (s *Session) usable() error {
+	switch s.State() {
+	case StateSyncConnected:
+		return nil
+	case StateExpired:
+		return ErrSessionExpired
+	case StateDisconnected:
+		return ErrConnectionLoss
+	}
+	return ErrClosed
+}
+
+// end moves the session to its final state, ends its watches and forgets it.
+func (s *Session) end(state State, err error, forget bool) {
+	s.endOnce.Do(func() {
+		s.state.Store(int32(state))
+		s.n.watches.removeOwner(s.owner, state, err)
+		s.events.deliver(Event{Type: EventNone, State: state})
+		s.events.deliver(Event{Type: EventNotWatching, State: state, Err: err})
+		close(s.done)
+		if forget {
+			s.n.mu.Lock()
+			if s.n.sessions[s.id] == s {
+				delete(s.n.sessions, s.id)
+			}
+			s.n.mu.Unlock()
+		}
+	})
+}
+
+// sessionEnded is called after apply closed or expired a session.
+func (n *Node) sessionEnded(id int64, expired bool) {
+	n.tracker.remove(id)
+	n.mu.Lock()
+	s := n.sessions[id]
+	n.mu.Unlock()
+	if s == nil {
+		return
+	}
+	if expired {
+		s.end(StateExpired, ErrSessionExpired, true)
+	} else {
+		s.end(StateClosed, ErrClosed, true)
+	}
+}
+
+// ExpireSession expires session id as if its timeout had passed: its
+// ephemerals are deleted and its watchers told. It is how operators kill a
+// session and how tests exercise expiry without waiting.
+func (n *Node) ExpireSession(ctx context.Context, id int64) error {
+	r, err := n.proposer.propose(ctx, command{kind: opCloseSession, session: id, expire: true})
+	if err != nil {
+		return opErr("expireSession", "", asCode(err))
+	}
+	return opErr("expireSession", "", codeErr(r.err))
+}
+
+func codeErr(c Code) error {
+	if c == CodeOK {
+		return nil
+	}
+	return c
+}
+
+// tracker is the leader's view of session liveness: a deadline per session,
+// pushed back by heartbeats. It is volatile; a new leader starts every
+// session with a fresh timeout.
+type tracker struct {
+	mu        sync.Mutex
+	deadlines map[int64]trackedSession // guarded by mu
+}
+
+type trackedSession struct {
+	deadline time.Time
+	timeout  time.Duration
+	expiring bool
+}
+
+func newTracker() *tracker { return &tracker{deadlines: make(map[int64]trackedSession)} }
+
+func (t *tracker) touch(id int64, timeout time.Duration, now time.Time) {
+	t.mu.Lock()
+	ts := t.deadlines[id]
+	if timeout > 0 {
+		ts.timeout = timeout
+	}
+	ts.deadline = now.Add(ts.timeout)
+	t.deadlines[id] = ts
+	t.mu.Unlock()
+}
+
+func (t *tracker) remove(id int64) {
+	t.mu.Lock()
+	delete(t.deadlines, id)
+	t.mu.Unlock()
+}
+
+func (t *tracker) resetAll(timeouts map[int64]int32, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.deadlines = make(map[int64]trackedSession, len(timeouts))
+	for id, ms := range timeouts {
+		d := time.Duration(ms) * time.Millisecond
+		t.deadlines[id] = trackedSession{deadline: now.Add(d), timeout: d}
+	}
+}
+
+// due returns sessions past their deadline, marking them so they are
+// proposed for expiry once.
+func (t *tracker) due(now time.Time) []int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var ids []int64
+	for id, ts := range t.deadlines {
+		if !ts.expiring && now.After(ts.deadline) {
+			ts.expiring = true
+			t.deadlines[id] = ts
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// touchLocalSessions heartbeats every attached local session.
+func (n *Node) touchLocalSessions(now time.Time) {
+	n.mu.Lock()
+	live := make([]*Session, 0, len(n.sessions))
+	for _, s := range n.sessions {
+		if !s.detached.Load() && s.State() == StateSyncConnected {
+			live = append(live, s)
+		}
+	}
+	n.mu.Unlock()
+	for _, s := range live {
+		n.tracker.touch(s.id, s.timeout, now)
+	}
+}
+
+// expireSessions proposes the expiry of sessions whose deadline passed.
+func (n *Node) expireSessions(now time.Time) {
+	for _, id := range n.tracker.due(now) {
+		go func(id int64) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := n.ExpireSession(ctx, id); err != nil && !errors.Is(err, ErrSessionExpired) {
+				n.log.Warn("session expiry failed", "session", id, "err", err)
+				n.tracker.touch(id, 0, time.Now()) // try again after another timeout
+			}
+		}(id)
+	}
+}
+
+// cleanupContainers proposes deleting empty containers that once had
+// children and childless TTL nodes unmodified for longer than their TTL.
+// Apply re-checks each condition.
+func (n *Node) cleanupContainers(now time.Time) {
+	nowMs := now.UnixMilli()
+	var paths []string
+	n.fsm.mu.RLock()
+	t := n.fsm.t
+	for p := range t.containers {
+		if z := t.nodes[p]; z != nil && len(z.children) == 0 && z.cseq > 0 {
+			paths = append(paths, p)
+		}
+	}
+	for p := range t.ttls {
+		if z := t.nodes[p]; z != nil && len(z.children) == 0 && nowMs-z.mtime > ownerTTL(z.owner) {
+			paths = append(paths, p)
+		}
+	}
+	n.fsm.mu.RUnlock()
+	slices.Sort(paths)
+	for _, p := range paths {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := n.proposer.propose(ctx, command{kind: opDeleteContainer, path: p})
+		cancel()
+		if err != nil {
+			n.log.Debug("container cleanup", "path", p, "err", err)
+		}
+	}
+}
+
+// CheckContainers runs the leader's container and TTL cleanup now instead
+// of waiting for ContainerCheckInterval. It does nothing on a follower.
+func (n *Node) CheckContainers() {
+	if n.isLeader.Load() {
+		n.cleanupContainers(time.Now())
+	}
+}
