@@ -47,6 +47,20 @@ type Config struct {
 	// ZooKeeper's znode.container.checkIntervalMs.
 	ContainerCheckInterval time.Duration
 
+	// ClientAddr, when set, is the TCP address ("127.0.0.1:2181", or ":0"
+	// for any free port) where the node serves ZooKeeper's client wire
+	// protocol, so existing ZooKeeper clients and tools can connect.
+	ClientAddr string
+
+	// MaxClientCnxns limits concurrent wire connections from one IP
+	// address. Zero means 60, as ZooKeeper; negative means no limit.
+	MaxClientCnxns int
+
+	// FourLetterWords lists the four-letter words the wire server answers
+	// ("ruok", "srvr", "mntr", …). Nil means ZooKeeper's default whitelist
+	// (srvr only); []string{"*"} allows all.
+	FourLetterWords []string
+
 	// MaxBatch caps how many commands the leader packs into one raft entry.
 	// Zero means 1024.
 	MaxBatch int
@@ -98,6 +112,9 @@ func (c *Config) fillDefaults() error {
 	}
 	if c.ContainerCheckInterval == 0 {
 		c.ContainerCheckInterval = 60 * time.Second
+	}
+	if c.MaxClientCnxns == 0 {
+		c.MaxClientCnxns = 60
 	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 1024
@@ -172,6 +189,12 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		n.Close(context.Background())
 		return nil, ctx.Err()
 	}
+	if cfg.ClientAddr != "" {
+		if err := n.startZK(cfg.ClientAddr); err != nil {
+			n.Close(context.Background())
+			return nil, fmt.Errorf("coord: client listener: %w", err)
+		}
+	}
 	return n, nil
 }
 
@@ -195,6 +218,7 @@ func (n *Node) Close(ctx context.Context) error {
 	for _, s := range sessions {
 		_ = s.Close(ctx)
 	}
+	n.stopZK()
 	close(n.stop)
 	err := n.raft.Shutdown().Error()
 	n.proposer.shutdown()
