@@ -47,6 +47,37 @@ type Config struct {
 	// ZooKeeper's znode.container.checkIntervalMs.
 	ContainerCheckInterval time.Duration
 
+	// BindAddr is the address of this node's cluster listener, which
+	// carries raft and the cluster RPC ("127.0.0.1:7000"). Peers reach the
+	// node at this address, so it must be the one listed for it in Peers.
+	// Empty with no Peers: a single node with no listener.
+	BindAddr string
+
+	// Peers lists the voters of a statically configured ensemble, this node
+	// included (ZooKeeper's server.N= lines). Every member must be given
+	// the same list. Empty: a single-node ensemble.
+	Peers []Peer
+
+	// DataDir, when set, makes the node durable: the raft log and stable
+	// state live in a badger database there (fsynced on every append) and
+	// snapshots beside it. A node restarted on the same DataDir rejoins its
+	// ensemble with everything it had acknowledged. Empty: in memory.
+	DataDir string
+
+	// Network carries cluster traffic. Nil means TCP.
+	Network Network
+
+	// ElectionTimeout is raft's heartbeat and election timeout for
+	// multi-node ensembles: a dead leader is replaced after about one to two
+	// of these. Zero means 1s (LAN). Single-node ensembles use raft's
+	// minimum.
+	ElectionTimeout time.Duration
+
+	// Storage keeps an in-memory node's raft state across Open calls in one
+	// process, so a "restarted" node comes back with its log. coordtest uses
+	// it; most programs want DataDir instead.
+	Storage *MemoryStorage
+
 	// ClientAddr, when set, is the TCP address ("127.0.0.1:2181", or ":0"
 	// for any free port) where the node serves ZooKeeper's client wire
 	// protocol, so existing ZooKeeper clients and tools can connect.
@@ -74,6 +105,9 @@ type Node struct {
 	tag uint64 // this incarnation's origin tag on proposals
 
 	raft     *raft.Raft
+	notify   chan bool
+	mux      *mux            // nil for a single node without a listener
+	closeFns []func() error // stores to close after raft stops
 	fsm      *fsm
 	proposer *proposer
 	watches  *registry // watches of local sessions
@@ -86,6 +120,9 @@ type Node struct {
 	tracker  *tracker
 	stop     chan struct{}
 	wg       sync.WaitGroup
+
+	rpcMu      sync.Mutex
+	rpcClients map[string]*rpcClient // guarded by rpcMu
 }
 
 // ErrClosed is returned by calls on a Node or Session that has been closed.
@@ -112,6 +149,27 @@ func (c *Config) fillDefaults() error {
 	}
 	if c.ContainerCheckInterval == 0 {
 		c.ContainerCheckInterval = 60 * time.Second
+	}
+	if c.ElectionTimeout == 0 {
+		c.ElectionTimeout = time.Second
+	}
+	if len(c.Peers) > 0 {
+		if c.BindAddr == "" {
+			return fmt.Errorf("coord: Peers needs BindAddr")
+		}
+		self := false
+		for _, p := range c.Peers {
+			if p.ID == "" || p.Addr == "" {
+				return fmt.Errorf("coord: peer %+v needs ID and Addr", p)
+			}
+			self = self || p.ID == c.NodeID
+		}
+		if !self {
+			return fmt.Errorf("coord: Peers does not list this node (%s)", c.NodeID)
+		}
+	}
+	if c.Network == nil {
+		c.Network = TCPNetwork{}
 	}
 	if c.MaxClientCnxns == 0 {
 		c.MaxClientCnxns = 60
@@ -144,50 +202,35 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		tag:      randUint64() | 1,
 		sessions: make(map[int64]*Session),
 		stop:     make(chan struct{}),
+
+		rpcClients: make(map[string]*rpcClient),
 	}
 	n.watches = newRegistry()
 	n.fsm = newFSM(n, treeLimits{maxData: cfg.MaxDataSize})
 	n.tracker = newTracker()
 
-	rc := raft.DefaultConfig()
-	rc.LocalID = raft.ServerID(cfg.NodeID)
-	rc.Logger = newHclogAdapter(cfg.Logger, "raft")
-	// A single voter has nobody to wait for: the shortest timings raft
-	// accepts make it leader within a few milliseconds.
-	rc.HeartbeatTimeout = 5 * time.Millisecond
-	rc.ElectionTimeout = 5 * time.Millisecond
-	rc.LeaderLeaseTimeout = 5 * time.Millisecond
-	rc.CommitTimeout = 1 * time.Millisecond
-	rc.BatchApplyCh = true
-	rc.MaxAppendEntries = 256
-	notify := make(chan bool, 16)
-	rc.NotifyCh = notify
-
-	addr, trans := raft.NewInmemTransport(raft.ServerAddress(cfg.NodeID))
-	logs := raft.NewInmemStore()
-	snaps := raft.NewInmemSnapshotStore()
-	conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: addr, Suffrage: raft.Voter}}}
-	if err := raft.BootstrapCluster(rc, logs, logs, snaps, trans, conf); err != nil {
-		return nil, fmt.Errorf("coord: bootstrap: %w", err)
+	if err := n.startRaft(); err != nil {
+		return nil, err
 	}
-	r, err := raft.NewRaft(rc, n.fsm, logs, logs, snaps, trans)
-	if err != nil {
-		return nil, fmt.Errorf("coord: start raft: %w", err)
-	}
-	n.raft = r
 	n.proposer = newProposer(n)
 
 	n.wg.Add(3)
-	go n.watchLeadership(notify)
+	go n.watchLeadership(n.notify)
 	go n.proposer.run()
 	go n.tickLoop()
+	if n.mux != nil {
+		n.wg.Add(1)
+		go n.rpcAcceptLoop()
+	}
 
-	// Ready when this node leads (single node) and has applied its own term.
-	select {
-	case <-n.proposer.ready:
-	case <-ctx.Done():
+	// Ready once a leader exists and this node has applied everything that
+	// was committed before it asked.
+	if err := n.proposer.syncMarker(ctx); err != nil {
 		n.Close(context.Background())
-		return nil, ctx.Err()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("coord: joining the ensemble: %w", err)
 	}
 	if cfg.ClientAddr != "" {
 		if err := n.startZK(cfg.ClientAddr); err != nil {
@@ -219,10 +262,50 @@ func (n *Node) Close(ctx context.Context) error {
 		_ = s.Close(ctx)
 	}
 	n.stopZK()
+	if n.isLeader.Load() && len(n.cfg.Peers) > 1 {
+		// Hand leadership over so the ensemble does not wait out an
+		// election timeout.
+		_ = n.raft.LeadershipTransfer().Error()
+	}
+	return n.shutdown()
+}
+
+// Abort stops the node at once, as a crash would: local sessions are not
+// closed (the ensemble expires them after their timeout) and leadership is
+// not handed over. The node cannot be used afterwards.
+func (n *Node) Abort() error {
+	n.mu.Lock()
+	n.closed = true
+	n.mu.Unlock()
+	n.stopZK()
+	return n.shutdown()
+}
+
+// shutdown stops raft and every goroutine without touching sessions: what
+// a crash looks like to the rest of the ensemble.
+func (n *Node) shutdown() error {
+	select {
+	case <-n.stop:
+		return nil
+	default:
+	}
 	close(n.stop)
 	err := n.raft.Shutdown().Error()
+	if n.mux != nil {
+		n.mux.close()
+	}
+	n.rpcMu.Lock()
+	for _, c := range n.rpcClients {
+		c.fail(ErrClosed)
+	}
+	n.rpcMu.Unlock()
 	n.proposer.shutdown()
 	n.wg.Wait()
+	for _, f := range n.closeFns {
+		if cerr := f(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
 	return err
 }
 
@@ -252,7 +335,6 @@ func (n *Node) watchLeadership(ch <-chan bool) {
 			n.isLeader.Store(lead)
 			if lead {
 				n.tracker.resetAll(n.fsm.sessionTimeouts(), time.Now())
-				n.proposer.leaderElected()
 			}
 		case <-n.stop:
 			return

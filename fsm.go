@@ -3,6 +3,7 @@ package coord
 import (
 	"io"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -41,6 +42,8 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 	}
 	var out []delivery
 	var closed []closedSession
+	var opened []int64
+	var timeouts []int32
 	var last uint64
 	f.mu.Lock()
 	for _, l := range logs {
@@ -61,10 +64,21 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 				out = append(out, delivery{&b.entries[i], res[i]})
 			}
 		}
-		closed = append(closed, f.t.takeClosed()...)
+		o, c := f.t.takeSessionChanges()
+		for _, id := range o {
+			opened = append(opened, id)
+			timeouts = append(timeouts, f.t.sessions[id].timeout)
+		}
+		closed = append(closed, c...)
 	}
 	f.mu.Unlock()
 
+	if len(opened) > 0 {
+		now := time.Now()
+		for i, id := range opened {
+			f.node.tracker.touch(id, time.Duration(timeouts[i])*time.Millisecond, now)
+		}
+	}
 	for _, c := range closed {
 		f.node.sessionEnded(c.id, c.expired)
 	}

@@ -2,6 +2,7 @@ package coord
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -15,14 +16,12 @@ import (
 type proposer struct {
 	n     *Node
 	queue chan *proposal
-	ready chan struct{} // closed once this node has led and applied its own entry
 
 	mu      sync.Mutex
 	pending map[uint64]*proposal // guarded by mu
 	nextSeq uint64               // guarded by mu
 	closed  bool                 // guarded by mu
 
-	readyOnce sync.Once
 	futures   chan inflight
 	done      chan struct{}
 }
@@ -35,10 +34,17 @@ type proposal struct {
 	done chan result
 }
 
+// inflight is a proposed entry: wait reports whether it was committed
+// (nil), certainly not proposed (errNotLeader), or of unknown fate.
 type inflight struct {
-	f    raft.ApplyFuture
+	wait func() error
 	seqs []uint64
 }
+
+// codeRetry is an internal result code: the command was certainly not
+// proposed (no leader, or the node asked was not leader), so propose may
+// submit it again without risking a duplicate.
+const codeRetry Code = 1
 
 // errResult builds a result carrying only an error code.
 func errResult(c Code) result { return result{err: c} }
@@ -47,7 +53,6 @@ func newProposer(n *Node) *proposer {
 	return &proposer{
 		n:       n,
 		queue:   make(chan *proposal, 4096),
-		ready:   make(chan struct{}),
 		pending: make(map[uint64]*proposal),
 		futures: make(chan inflight, 1024),
 		done:    make(chan struct{}),
@@ -57,35 +62,67 @@ func newProposer(n *Node) *proposer {
 // propose submits cmd and waits for this node to apply it. If ctx ends
 // first the command may still be applied later.
 func (p *proposer) propose(ctx context.Context, cmd command) (result, error) {
-	pr := &proposal{cmd: cmd, done: make(chan result, 1)}
-	if err := p.submit(ctx, pr); err != nil {
-		return result{}, err
+	for attempt := 0; ; attempt++ {
+		pr := &proposal{cmd: cmd, done: make(chan result, 1)}
+		if err := p.submit(ctx, pr); err != nil {
+			return result{}, err
+		}
+		select {
+		case r := <-pr.done:
+			if r.err != codeRetry {
+				return r, nil
+			}
+			if err := p.backoff(ctx, attempt); err != nil {
+				return result{}, err
+			}
+		case <-ctx.Done():
+			p.forget(pr.seq)
+			return result{}, ctx.Err()
+		}
+	}
+}
+
+// backoff waits before proposing again after a leader change.
+func (p *proposer) backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(attempt+1) * 5 * time.Millisecond
+	if d > 100*time.Millisecond {
+		d = 100 * time.Millisecond
 	}
 	select {
-	case r := <-pr.done:
-		return r, nil
+	case <-time.After(d):
+		return nil
 	case <-ctx.Done():
-		p.forget(pr.seq)
-		return result{}, ctx.Err()
+		return ctx.Err()
+	case <-p.n.stop:
+		return ErrClosed
 	}
 }
 
 // syncMarker places an empty entry in the log and waits until this node has
 // applied it: every write committed before the call is then visible here.
 func (p *proposer) syncMarker(ctx context.Context) error {
-	pr := &proposal{sync: true, done: make(chan result, 1)}
-	if err := p.submit(ctx, pr); err != nil {
-		return err
-	}
-	select {
-	case r := <-pr.done:
-		if r.err != CodeOK {
-			return r.err
+	for attempt := 0; ; attempt++ {
+		pr := &proposal{sync: true, done: make(chan result, 1)}
+		if err := p.submit(ctx, pr); err != nil {
+			return err
 		}
-		return nil
-	case <-ctx.Done():
-		p.forget(pr.seq)
-		return ctx.Err()
+		select {
+		case r := <-pr.done:
+			switch r.err {
+			case CodeOK:
+				return nil
+			case codeRetry, CodeConnectionLoss:
+				// A sync marker changes nothing: always safe to retry.
+				if err := p.backoff(ctx, attempt); err != nil {
+					return err
+				}
+			default:
+				return r.err
+			}
+		case <-ctx.Done():
+			p.forget(pr.seq)
+			return ctx.Err()
+		}
 	}
 }
 
@@ -134,17 +171,6 @@ func (p *proposer) fail(seqs []uint64, c Code) {
 	}
 }
 
-// leaderElected proposes an empty entry: once applied, this node has caught
-// up with everything earlier leaders committed, and it is ready.
-func (p *proposer) leaderElected() {
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := p.syncMarker(ctx); err == nil {
-			p.readyOnce.Do(func() { close(p.ready) })
-		}
-	}()
-}
 
 // run is the batching loop: it drains the queue into one entry at a time
 // and hands it to raft without waiting for the previous one to commit.
@@ -185,9 +211,9 @@ func (p *proposer) run() {
 		enc = encodeBatch(enc[:0], &b)
 		data := make([]byte, len(enc))
 		copy(data, enc)
-		f := p.n.raft.Apply(data, 0)
+		in := inflight{seqs: seqs, wait: p.dispatch(data)}
 		select {
-		case p.futures <- inflight{f: f, seqs: seqs}:
+		case p.futures <- in:
 		case <-p.n.stop:
 			p.fail(seqs, CodeConnectionLoss)
 			close(p.futures)
@@ -196,13 +222,56 @@ func (p *proposer) run() {
 	}
 }
 
-// awaitFutures fails the waiters of entries raft could not commit. Results
-// of committed entries arrive through the FSM instead.
+// dispatch hands an encoded batch to raft when this node leads, or
+// forwards it to the leader, and returns how to learn its fate.
+func (p *proposer) dispatch(data []byte) func() error {
+	n := p.n
+	if n.isLeader.Load() || n.mux == nil {
+		f := n.raft.Apply(data, 0)
+		return func() error {
+			err := f.Error()
+			if errors.Is(err, raft.ErrNotLeader) {
+				return errNotLeader
+			}
+			return err
+		}
+	}
+	addr, ok := n.leaderAddr(2 * n.cfg.ElectionTimeout)
+	if !ok {
+		return func() error { return errNotLeader }
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ElectionTimeout)
+	c, err := n.rpcClientFor(ctx, addr)
+	cancel()
+	if err != nil {
+		return func() error { return errNotLeader }
+	}
+	ch := c.send(rpcForward, data)
+	return func() error {
+		r := <-ch
+		switch {
+		case r.err != nil:
+			return r.err
+		case r.status == rpcNotLeader:
+			return errNotLeader
+		case r.status != rpcOK:
+			return errors.New(string(r.payload))
+		}
+		return nil
+	}
+}
+
+// awaitFutures fails the waiters of entries that were not committed.
+// Results of committed entries arrive through the FSM instead.
 func (p *proposer) awaitFutures() {
 	for in := range p.futures {
-		if err := in.f.Error(); err != nil {
-			p.n.log.Debug("raft apply failed", "err", err)
-			p.fail(in.seqs, CodeConnectionLoss)
+		if err := in.wait(); err != nil {
+			p.n.log.Debug("proposal failed", "err", err)
+			if errors.Is(err, errNotLeader) {
+				p.fail(in.seqs, codeRetry)
+			} else {
+				p.fail(in.seqs, CodeConnectionLoss)
+			}
 		}
 	}
 	close(p.done)

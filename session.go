@@ -350,7 +350,11 @@ func newTracker() *tracker { return &tracker{deadlines: make(map[int64]trackedSe
 
 func (t *tracker) touch(id int64, timeout time.Duration, now time.Time) {
 	t.mu.Lock()
-	ts := t.deadlines[id]
+	ts, known := t.deadlines[id]
+	if !known && timeout == 0 {
+		t.mu.Unlock() // a heartbeat for a session apply has not told us of
+		return
+	}
 	if timeout > 0 {
 		ts.timeout = timeout
 	}
@@ -392,19 +396,55 @@ func (t *tracker) due(now time.Time) []int64 {
 	return ids
 }
 
-// touchLocalSessions heartbeats every attached local session.
+// touchLocalSessions heartbeats every attached local session to the
+// leader's tracker, and moves local sessions between SyncConnected and
+// Disconnected as this node gains and loses contact with a leader.
 func (n *Node) touchLocalSessions(now time.Time) {
+	connected := n.connected(now)
 	n.mu.Lock()
 	live := make([]*Session, 0, len(n.sessions))
 	for _, s := range n.sessions {
-		if !s.detached.Load() && s.State() == StateSyncConnected {
-			live = append(live, s)
-		}
+		live = append(live, s)
 	}
 	n.mu.Unlock()
+	ids := make([]int64, 0, len(live))
 	for _, s := range live {
-		n.tracker.touch(s.id, s.timeout, now)
+		st := s.State()
+		switch {
+		case connected && st == StateDisconnected:
+			if s.state.CompareAndSwap(int32(StateDisconnected), int32(StateSyncConnected)) {
+				s.events.deliver(Event{Type: EventNone, State: StateSyncConnected})
+			}
+		case !connected && st == StateSyncConnected:
+			if s.state.CompareAndSwap(int32(StateSyncConnected), int32(StateDisconnected)) {
+				s.events.deliver(Event{Type: EventNone, State: StateDisconnected})
+			}
+		}
+		if !s.detached.Load() && (st == StateSyncConnected || st == StateDisconnected) {
+			ids = append(ids, s.id)
+		}
 	}
+	if n.isLeader.Load() || n.mux == nil {
+		for _, id := range ids {
+			n.tracker.touch(id, 0, now)
+		}
+		return
+	}
+	if connected {
+		go n.sendTouches(ids)
+	}
+}
+
+// connected reports whether this node is in touch with a leader: it leads,
+// or it heard from the leader within an election timeout.
+func (n *Node) connected(now time.Time) bool {
+	if n.isLeader.Load() || n.mux == nil {
+		return true
+	}
+	if addr, _ := n.raft.LeaderWithID(); addr == "" {
+		return false
+	}
+	return now.Sub(n.raft.LastContact()) < 2*n.cfg.ElectionTimeout
 }
 
 // expireSessions proposes the expiry of sessions whose deadline passed.

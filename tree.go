@@ -76,6 +76,7 @@ type tree struct {
 	fired    []firing // watch events of the current command, fired on commit
 	unrefs   []uint32 // ACL slots to release on commit
 	closed   []closedSession // sessions ended by apply, for the node to notify
+	opened   []int64         // sessions created by apply, for the leader's tracker
 	strict   bool     // check invariants after every command (tests)
 	invError error    // first invariant violation seen in strict mode
 }
@@ -627,6 +628,7 @@ func (t *tree) createSession(c *command) result {
 		passwd:     c.passwd,
 		ephemerals: make(map[string]struct{}),
 	}
+	t.opened = append(t.opened, c.session)
 	return result{}
 }
 
@@ -657,11 +659,12 @@ type closedSession struct {
 	expired bool
 }
 
-// takeClosed returns and forgets the sessions ended since the last call.
-func (t *tree) takeClosed() []closedSession {
-	c := t.closed
-	t.closed = nil
-	return c
+// takeSessionChanges returns and forgets the sessions created and ended
+// since the last call.
+func (t *tree) takeSessionChanges() (opened []int64, closed []closedSession) {
+	opened, closed = t.opened, t.closed
+	t.opened, t.closed = nil, nil
+	return opened, closed
 }
 
 // checkInvariants verifies what every applied state must satisfy: parent

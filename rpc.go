@@ -1,0 +1,299 @@
+package coord
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// The cluster RPC: followers forward write batches to the leader and
+// heartbeat their sessions. Frames are
+//
+//	request:  len uint32 | type byte | id uint64 | payload
+//	response: len uint32 | id uint64 | status byte | payload
+//
+// Many requests are in flight per connection; responses may come in any
+// order and are matched by id. The leader proposes forwarded batches in the
+// order it reads them, so each session's writes keep their order.
+const (
+	rpcForward byte = 1
+	rpcTouch   byte = 2
+
+	rpcOK        byte = 0
+	rpcNotLeader byte = 1
+	rpcFailed    byte = 2
+
+	maxRPCFrame = 64 << 20
+)
+
+var errNotLeader = errors.New("coord: not the leader")
+
+// rpcClient is one connection to a peer's RPC endpoint.
+type rpcClient struct {
+	conn    net.Conn
+	writeMu sync.Mutex
+	w       *bufio.Writer
+
+	mu      sync.Mutex
+	nextID  uint64
+	pending map[uint64]chan rpcResult // guarded by mu
+	err     error                     // guarded by mu: set once the connection failed
+}
+
+type rpcResult struct {
+	status  byte
+	payload []byte
+	err     error
+}
+
+func (n *Node) rpcClientFor(ctx context.Context, addr string) (*rpcClient, error) {
+	n.rpcMu.Lock()
+	c := n.rpcClients[addr]
+	n.rpcMu.Unlock()
+	if c != nil && c.broken() == nil {
+		return c, nil
+	}
+	conn, err := n.mux.dial(ctx, addr, muxRPC)
+	if err != nil {
+		return nil, err
+	}
+	c = &rpcClient{conn: conn, w: bufio.NewWriterSize(conn, 64<<10), pending: make(map[uint64]chan rpcResult)}
+	go c.readLoop()
+	n.rpcMu.Lock()
+	if old := n.rpcClients[addr]; old != nil {
+		old.fail(errors.New("coord: replaced"))
+	}
+	n.rpcClients[addr] = c
+	n.rpcMu.Unlock()
+	return c, nil
+}
+
+func (c *rpcClient) broken() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *rpcClient) fail(err error) {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = err
+	}
+	pend := c.pending
+	c.pending = make(map[uint64]chan rpcResult)
+	c.mu.Unlock()
+	c.conn.Close()
+	for _, ch := range pend {
+		ch <- rpcResult{err: err}
+	}
+}
+
+// send writes a request and returns the channel its response arrives on.
+func (c *rpcClient) send(typ byte, payload []byte) <-chan rpcResult {
+	ch := make(chan rpcResult, 1)
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		ch <- rpcResult{err: c.err}
+		return ch
+	}
+	c.nextID++
+	id := c.nextID
+	c.pending[id] = ch
+	c.mu.Unlock()
+
+	var hdr [13]byte
+	binary.BigEndian.PutUint32(hdr[:4], uint32(9+len(payload)))
+	hdr[4] = typ
+	binary.BigEndian.PutUint64(hdr[5:], id)
+	c.writeMu.Lock()
+	_ = c.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err := c.w.Write(hdr[:])
+	if err == nil {
+		_, err = c.w.Write(payload)
+	}
+	if err == nil {
+		err = c.w.Flush()
+	}
+	c.writeMu.Unlock()
+	if err != nil {
+		c.fail(err)
+	}
+	return ch
+}
+
+func (c *rpcClient) readLoop() {
+	r := bufio.NewReaderSize(c.conn, 64<<10)
+	for {
+		var hdr [13]byte
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			c.fail(err)
+			return
+		}
+		size := binary.BigEndian.Uint32(hdr[:4])
+		if size < 9 || size > maxRPCFrame {
+			c.fail(errors.New("coord: bad rpc frame"))
+			return
+		}
+		id := binary.BigEndian.Uint64(hdr[4:12])
+		status := hdr[12]
+		payload := make([]byte, size-9)
+		if _, err := io.ReadFull(r, payload); err != nil {
+			c.fail(err)
+			return
+		}
+		c.mu.Lock()
+		ch := c.pending[id]
+		delete(c.pending, id)
+		c.mu.Unlock()
+		if ch != nil {
+			ch <- rpcResult{status: status, payload: payload}
+		}
+	}
+}
+
+// serveRPC answers one peer's connection.
+func (n *Node) serveRPC(conn net.Conn) {
+	defer conn.Close()
+	r := bufio.NewReaderSize(conn, 64<<10)
+	w := bufio.NewWriterSize(conn, 64<<10)
+	var writeMu sync.Mutex
+	respond := func(id uint64, status byte, payload []byte) {
+		var hdr [13]byte
+		binary.BigEndian.PutUint32(hdr[:4], uint32(9+len(payload)))
+		binary.BigEndian.PutUint64(hdr[4:12], id)
+		hdr[12] = status
+		writeMu.Lock()
+		defer writeMu.Unlock()
+		_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if _, err := w.Write(hdr[:]); err == nil {
+			if _, err := w.Write(payload); err == nil {
+				_ = w.Flush()
+			}
+		}
+	}
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
+	for {
+		var hdr [13]byte
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return
+		}
+		size := binary.BigEndian.Uint32(hdr[:4])
+		if size < 9 || size > maxRPCFrame {
+			return
+		}
+		typ := hdr[4]
+		id := binary.BigEndian.Uint64(hdr[5:])
+		payload := make([]byte, size-9)
+		if _, err := io.ReadFull(r, payload); err != nil {
+			return
+		}
+		switch typ {
+		case rpcForward:
+			if !n.isLeader.Load() {
+				respond(id, rpcNotLeader, nil)
+				continue
+			}
+			b, err := decodeBatch(payload)
+			if err != nil {
+				respond(id, rpcFailed, []byte(err.Error()))
+				continue
+			}
+			b.time = time.Now().UnixMilli()
+			f := n.raft.Apply(encodeBatch(nil, &b), 0)
+			inflight.Add(1)
+			go func() {
+				defer inflight.Done()
+				if err := f.Error(); err != nil {
+					status := rpcFailed
+					// Only ErrNotLeader means the entry was never appended
+					// and may be proposed again; after ErrLeadershipLost it
+					// may still commit.
+					if errors.Is(err, raft.ErrNotLeader) {
+						status = rpcNotLeader
+					}
+					respond(id, status, []byte(err.Error()))
+					return
+				}
+				respond(id, rpcOK, nil)
+			}()
+		case rpcTouch:
+			now := time.Now()
+			for p := payload; len(p) > 0; {
+				v, k := binary.Varint(p)
+				if k <= 0 {
+					break
+				}
+				p = p[k:]
+				n.tracker.touch(v, 0, now)
+			}
+			respond(id, rpcOK, nil)
+		default:
+			respond(id, rpcFailed, []byte("unknown rpc"))
+		}
+	}
+}
+
+func (n *Node) rpcAcceptLoop() {
+	defer n.wg.Done()
+	for {
+		select {
+		case c := <-n.mux.rpcCh:
+			go n.serveRPC(c)
+		case <-n.mux.closed:
+			return
+		case <-n.stop:
+			return
+		}
+	}
+}
+
+// leaderAddr returns the current leader's cluster address, waiting up to
+// wait for one to be known.
+func (n *Node) leaderAddr(wait time.Duration) (string, bool) {
+	deadline := time.Now().Add(wait)
+	for {
+		addr, _ := n.raft.LeaderWithID()
+		if addr != "" {
+			return string(addr), true
+		}
+		if time.Now().After(deadline) {
+			return "", false
+		}
+		select {
+		case <-n.stop:
+			return "", false
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// sendTouches heartbeats the local sessions to the leader.
+func (n *Node) sendTouches(ids []int64) {
+	if len(ids) == 0 || n.isLeader.Load() || n.mux == nil {
+		return
+	}
+	addr, ok := n.leaderAddr(0)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	c, err := n.rpcClientFor(ctx, addr)
+	if err != nil {
+		return
+	}
+	var buf []byte
+	for _, id := range ids {
+		buf = binary.AppendVarint(buf, id)
+	}
+	c.send(rpcTouch, buf)
+}
