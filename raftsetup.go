@@ -34,6 +34,12 @@ func (n *Node) startRaft() error {
 	rc.Logger = newHclogAdapter(cfg.Logger, "raft")
 	rc.BatchApplyCh = true
 	rc.MaxAppendEntries = 256
+	if cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = cfg.SnapshotThreshold
+	}
+	if cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = cfg.TrailingLogs
+	}
 	n.notify = make(chan bool, 16)
 	rc.NotifyCh = n.notify
 	if len(cfg.Peers) > 1 {
@@ -87,7 +93,7 @@ func (n *Node) startRaft() error {
 			return fmt.Errorf("coord: data dir: %w", err)
 		}
 		bs, err := raftfsm.OpenBadgerStore(filepath.Join(cfg.DataDir, "raft"), raftfsm.BadgerOptions{
-			Logger:     cfg.Logger.With("component", "badger"),
+			Logger:     cfg.Logger,
 			GCInterval: 5 * time.Minute,
 		})
 		if err != nil {
