@@ -73,6 +73,13 @@ type Config struct {
 	// minimum.
 	ElectionTimeout time.Duration
 
+	// SnapshotThreshold is how many raft entries accumulate before the
+	// node snapshots its state and truncates its log, keeping
+	// TrailingLogs entries for followers that lag a little. Zero means
+	// 8192 and 10240 (hashicorp/raft's defaults).
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+
 	// Storage keeps an in-memory node's raft state across Open calls in one
 	// process, so a "restarted" node comes back with its log. coordtest uses
 	// it; most programs want DataDir instead.
@@ -241,6 +248,9 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	return n, nil
 }
 
+// Snapshot makes the node snapshot its state now and truncate its log.
+func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
+
 // ID returns the node's id.
 func (n *Node) ID() string { return n.cfg.NodeID }
 
@@ -276,9 +286,18 @@ func (n *Node) Close(ctx context.Context) error {
 func (n *Node) Abort() error {
 	n.mu.Lock()
 	n.closed = true
+	sessions := make([]*Session, 0, len(n.sessions))
+	for _, s := range n.sessions {
+		sessions = append(sessions, s)
+	}
 	n.mu.Unlock()
 	n.stopZK()
-	return n.shutdown()
+	err := n.shutdown()
+	// The process's sessions die with it; the ensemble expires them.
+	for _, s := range sessions {
+		s.end(StateClosed, ErrClosed, true)
+	}
+	return err
 }
 
 // shutdown stops raft and every goroutine without touching sessions: what

@@ -158,19 +158,26 @@ func (e *Ensemble) Leader() *coord.Node {
 	return e.Node(e.LeaderIndex())
 }
 
+// currentLeader returns the index of a live node that believes it leads.
+func (e *Ensemble) currentLeader() (int, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, n := range e.nodes {
+		if n != nil && n.IsLeader() {
+			return i, true
+		}
+	}
+	return -1, false
+}
+
 // LeaderIndex waits until a live node leads and returns its index.
 func (e *Ensemble) LeaderIndex() int {
 	e.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		e.mu.Lock()
-		for i, n := range e.nodes {
-			if n != nil && n.IsLeader() {
-				e.mu.Unlock()
-				return i
-			}
+		if i, ok := e.currentLeader(); ok {
+			return i
 		}
-		e.mu.Unlock()
 		time.Sleep(2 * time.Millisecond)
 	}
 	e.t.Fatalf("coordtest: no leader within 10s")
