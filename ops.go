@@ -172,7 +172,7 @@ func (s *Session) read(full string, perm Perm, f func(t *tree, n *znode)) Code {
 }
 
 func (s *Session) addWatch(full string, kind watchKind, sink watchSink, group any) {
-	s.n.watches.add(&watch{path: full, kind: kind, sink: sink, owner: s.owner, chroot: s.chroot, group: group})
+	s.n.watches.add(&watch{path: full, kind: kind, sink: sink, owner: s.owner, chroot: s.chroot, group: group, ids: s.identities})
 }
 
 // GetData returns the znode's data and Stat. The returned slice is the

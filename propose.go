@@ -250,6 +250,8 @@ func (p *proposer) dispatch(data []byte) func() error {
 	return func() error {
 		r := <-ch
 		switch {
+		case r.err != nil && r.notSent:
+			return errNotLeader
 		case r.err != nil:
 			return r.err
 		case r.status == rpcNotLeader:

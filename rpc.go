@@ -51,6 +51,7 @@ type rpcResult struct {
 	status  byte
 	payload []byte
 	err     error
+	notSent bool // the request never fully left: safe to send again
 }
 
 func (n *Node) rpcClientFor(ctx context.Context, addr string) (*rpcClient, error) {
@@ -101,7 +102,7 @@ func (c *rpcClient) send(typ byte, payload []byte) <-chan rpcResult {
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
-		ch <- rpcResult{err: c.err}
+		ch <- rpcResult{err: c.err, notSent: true}
 		return ch
 	}
 	c.nextID++
@@ -124,6 +125,15 @@ func (c *rpcClient) send(typ byte, payload []byte) <-chan rpcResult {
 	}
 	c.writeMu.Unlock()
 	if err != nil {
+		// A frame is only processed once whole, and this one did not get
+		// out whole: the caller may send it again.
+		c.mu.Lock()
+		_, mine := c.pending[id]
+		delete(c.pending, id)
+		c.mu.Unlock()
+		if mine { // else fail() already answered it
+			ch <- rpcResult{err: err, notSent: true}
+		}
 		c.fail(err)
 	}
 	return ch

@@ -268,14 +268,20 @@ func (s *Session) Close(ctx context.Context) error {
 	return nil
 }
 
+// usable reports whether the session can take a request. A Disconnected
+// session can: reads are served from the local replica (Sync tells whether
+// they are current) and writes wait for a leader until their ctx ends.
 func (s *Session) usable() error {
 	switch s.State() {
-	case StateSyncConnected:
+	case StateSyncConnected, StateDisconnected:
+		select {
+		case <-s.done: // re-attached elsewhere: this handle is done
+			return ErrSessionMoved
+		default:
+		}
 		return nil
 	case StateExpired:
 		return ErrSessionExpired
-	case StateDisconnected:
-		return ErrConnectionLoss
 	}
 	return ErrClosed
 }

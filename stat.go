@@ -38,10 +38,12 @@ const (
 	PersistentSequentialTTL CreateMode = 6
 )
 
-func (m CreateMode) valid() bool        { return m >= Persistent && m <= PersistentSequentialTTL }
-func (m CreateMode) isSequential() bool { return m == PersistentSequential || m == EphemeralSequential || m == PersistentSequentialTTL }
-func (m CreateMode) isEphemeral() bool  { return m == Ephemeral || m == EphemeralSequential }
-func (m CreateMode) isTTL() bool        { return m == PersistentTTL || m == PersistentSequentialTTL }
+func (m CreateMode) valid() bool { return m >= Persistent && m <= PersistentSequentialTTL }
+func (m CreateMode) isSequential() bool {
+	return m == PersistentSequential || m == EphemeralSequential || m == PersistentSequentialTTL
+}
+func (m CreateMode) isEphemeral() bool { return m == Ephemeral || m == EphemeralSequential }
+func (m CreateMode) isTTL() bool       { return m == PersistentTTL || m == PersistentSequentialTTL }
 
 func (m CreateMode) String() string {
 	switch m {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/crc64"
 	"slices"
-	"strconv"
 )
 
 // znode is one node of the tree. Its path is the key it is stored under.
@@ -72,13 +71,13 @@ type tree struct {
 
 	// Scratch state of the command being applied.
 	now      int64
-	undo     []func() // non-nil while a multi records how to roll back
-	fired    []firing // watch events of the current command, fired on commit
-	unrefs   []uint32 // ACL slots to release on commit
+	undo     []func()        // non-nil while a multi records how to roll back
+	fired    []firing        // watch events of the current command, fired on commit
+	unrefs   []uint32        // ACL slots to release on commit
 	closed   []closedSession // sessions ended by apply, for the node to notify
 	opened   []int64         // sessions created by apply, for the leader's tracker
-	strict   bool     // check invariants after every command (tests)
-	invError error    // first invariant violation seen in strict mode
+	strict   bool            // check invariants after every command (tests)
+	invError error           // first invariant violation seen in strict mode
 }
 
 type treeLimits struct {
@@ -88,6 +87,7 @@ type treeLimits struct {
 type firing struct {
 	typ  EventType
 	path string
+	acl  []ACL // of the node the event is about, for the READ check
 }
 
 const (
@@ -106,7 +106,9 @@ func newTree(limits treeLimits) *tree {
 		limits:     limits,
 	}
 	open := t.acls.ref(OpenACL)
-	t.nodes["/"] = &znode{acl: open}
+	root := &znode{acl: open}
+	t.nodes["/"] = root
+	t.digest = nodeHash("/", root) // insert adds the others
 	for _, p := range []string{zkRoot, zkQuota} {
 		t.acls.addRef(open)
 		t.insert(p, &znode{acl: open})
@@ -167,7 +169,12 @@ func (t *tree) modify(path string, n *znode, f func(*znode)) {
 	t.digest -= nodeHash(path, n)
 	if t.undo != nil {
 		old := *n
-		t.undo = append(t.undo, func() { *n = old })
+		t.undo = append(t.undo, func() {
+			// Child links have undo entries of their own (insert/unlink),
+			// which may have replaced the map since: keep the current one.
+			old.children = n.children
+			*n = old
+		})
 	}
 	f(n)
 	t.digest += nodeHash(path, n)
@@ -226,14 +233,14 @@ func (t *tree) commit(zxid int64) {
 	t.unrefs = t.unrefs[:0]
 	if t.watches != nil {
 		for _, f := range t.fired {
-			t.watches.trigger(f.typ, f.path, zxid)
+			t.watches.trigger(f.typ, f.path, zxid, f.acl)
 		}
 	}
 	t.fired = t.fired[:0]
 }
 
-func (t *tree) fire(typ EventType, path string) {
-	t.fired = append(t.fired, firing{typ, path})
+func (t *tree) fire(typ EventType, path string, n *znode) {
+	t.fired = append(t.fired, firing{typ, path, t.acls.get(n.acl)})
 }
 
 // sessionValid reports whether a write from session id may proceed. Session
@@ -423,8 +430,8 @@ func (t *tree) create(c *command, zxid int64) result {
 	t.insert(path, n)
 	t.trackKind(path, owner, true)
 	t.updateQuota(path, 1, int64(len(c.data)))
-	t.fire(EventNodeCreated, path)
-	t.fire(EventNodeChildrenChanged, parentPath)
+	t.fire(EventNodeCreated, path, n)
+	t.fire(EventNodeChildrenChanged, parentPath, parent)
 	return result{path: path, stat: n.stat()}
 }
 
@@ -465,8 +472,8 @@ func isSpecialPath(p string) bool {
 	return p == "/" || p == zkRoot || p == zkQuota || p == zkConfig
 }
 
-// delete follows ZooKeeper: path shape, parent, node, DELETE on the parent,
-// version, children.
+// delete follows ZooKeeper: path shape, parent, DELETE on the parent,
+// node, version, children.
 func (t *tree) delete(c *command, zxid int64) Code {
 	i := lastSlash(c.path)
 	if i < 0 || hasNull(c.path) || isSpecialPath(c.path) {
@@ -480,12 +487,12 @@ func (t *tree) delete(c *command, zxid int64) Code {
 	if !ok {
 		return CodeNoNode
 	}
+	if !t.perm(parent, PermDelete, c.ids) {
+		return CodeNoAuth
+	}
 	n, ok := t.nodes[c.path]
 	if !ok {
 		return CodeNoNode
-	}
-	if !t.perm(parent, PermDelete, c.ids) {
-		return CodeNoAuth
 	}
 	if c.version != -1 && c.version != n.version {
 		return CodeBadVersion
@@ -507,8 +514,8 @@ func (t *tree) remove(path, parentPath string, n, parent *znode, zxid int64) {
 	t.unrefs = append(t.unrefs, n.acl)
 	t.trackKind(path, n.owner, false)
 	t.updateQuota(path, -1, -int64(len(n.data)))
-	t.fire(EventNodeDeleted, path)
-	t.fire(EventNodeChildrenChanged, parentPath)
+	t.fire(EventNodeDeleted, path, n)
+	t.fire(EventNodeChildrenChanged, parentPath, parent)
 }
 
 func (t *tree) setData(c *command, zxid int64) result {
@@ -539,7 +546,7 @@ func (t *tree) setData(c *command, zxid int64) result {
 		n.mtime = t.now
 	})
 	t.updateQuota(c.path, 0, delta)
-	t.fire(EventNodeDataChanged, c.path)
+	t.fire(EventNodeDataChanged, c.path, n)
 	return result{stat: n.stat()}
 }
 
@@ -708,8 +715,10 @@ func (t *tree) checkInvariants() error {
 		if n.mzxid < n.czxid || n.pzxid < n.czxid || n.czxid > t.zxid {
 			return fmt.Errorf("%s: zxids out of order", path)
 		}
-		if 2*n.cseq-int32(len(n.children)) < 0 && n.czxid != 0 {
-			return fmt.Errorf("%s: negative cversion", path)
+		// Every child was created under it, unless the int32 counter has
+		// wrapped (ZooKeeper's wraps too).
+		if n.cseq >= 0 && len(n.children) > int(n.cseq) && n.czxid != 0 {
+			return fmt.Errorf("%s: %d children but %d creates", path, len(n.children), n.cseq)
 		}
 		switch {
 		case ownerIsEphemeral(n.owner):
@@ -755,21 +764,55 @@ func (t *tree) checkInvariants() error {
 			return fmt.Errorf("ACL slot %d: %d refs counted, %d recorded", i, refs[uint32(i)], e.refs)
 		}
 	}
+	// The free list holds exactly the unused slots, once each, and the
+	// index maps each live list's key to its slot: otherwise a later ref
+	// would hand out a slot in use.
+	free := make(map[uint32]bool, len(t.acls.free))
+	for _, i := range t.acls.free {
+		if int(i) >= len(t.acls.lists) || t.acls.lists[i].refs != 0 || free[i] {
+			return fmt.Errorf("ACL free list entry %d is in use or repeated", i)
+		}
+		free[i] = true
+	}
+	live := 0
+	for i, e := range t.acls.lists {
+		if e.refs == 0 {
+			if !free[uint32(i)] {
+				return fmt.Errorf("ACL slot %d is unused but not free", i)
+			}
+			continue
+		}
+		live++
+		if j, ok := t.acls.index[e.key]; !ok || j != uint32(i) || e.key != aclKey(e.acl) {
+			return fmt.Errorf("ACL slot %d is not indexed under its key", i)
+		}
+	}
+	if len(t.acls.index) != live {
+		return fmt.Errorf("ACL index has %d keys for %d lists", len(t.acls.index), live)
+	}
 	return nil
 }
 
-// seqName formats a sequential suffix as ZooKeeper does (%010d of an int32).
+// seqName formats a sequential suffix as ZooKeeper does (%010d of an int32),
+// in one allocation.
 func seqName(n int32) string {
-	s := strconv.FormatInt(int64(n), 10)
+	var buf [11]byte // "-2147483648"
+	i := len(buf)
+	u := int64(n)
+	if u < 0 {
+		u = -u
+	}
+	for u > 0 || i > len(buf)-10 {
+		i--
+		buf[i] = byte('0' + u%10)
+		u /= 10
+	}
 	if n < 0 {
-		return "-" + pad(s[1:], 9)
+		if buf[i] == '0' { // the sign takes the place of a leading zero
+			i++
+		}
+		i--
+		buf[i] = '-'
 	}
-	return pad(s, 10)
-}
-
-func pad(s string, w int) string {
-	for len(s) < w {
-		s = "0" + s
-	}
-	return s
+	return string(buf[i:])
 }

@@ -132,7 +132,8 @@ type watchSink interface {
 
 // watch is one registration. group, when set, deduplicates: a trigger
 // delivers once per group (ZooKeeper sends a connection one notification per
-// trigger, whatever it registered).
+// trigger, whatever it registered). ids, when set, returns the session's
+// identities: an event is delivered only if they may READ the node.
 type watch struct {
 	path   string // server path
 	kind   watchKind
@@ -140,6 +141,7 @@ type watch struct {
 	owner  *watchOwner
 	chroot string
 	group  any
+	ids    func() []ID
 }
 
 // watchOwner is the set of watches one session holds, so they can be found
@@ -191,9 +193,12 @@ func (r *registry) removeLocked(w *watch) {
 	delete(w.owner.watches, w)
 }
 
-// trigger fires the watches a change at path matches. It is called by apply
-// with the tree write-locked.
-func (r *registry) trigger(typ EventType, path string, zxid int64) {
+// trigger fires the watches a change at path matches. acl is the ACL of the
+// node the event is about (the parent's for NodeChildrenChanged): as in
+// ZooKeeper, a session that may not READ it does not get the event, though
+// its one-shot watch is used up. It is called by apply with the tree
+// write-locked.
+func (r *registry) trigger(typ EventType, path string, zxid int64, acl []ACL) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.count == 0 {
@@ -242,6 +247,9 @@ func (r *registry) trigger(typ EventType, path string, zxid int64) {
 				continue
 			}
 			groups = append(groups, w.group)
+		}
+		if w.ids != nil && !checkPerm(acl, PermRead, w.ids()) {
+			continue
 		}
 		w.sink.deliver(Event{Type: typ, State: StateSyncConnected, Path: stripChroot(w.chroot, path), Zxid: zxid})
 	}
@@ -331,56 +339,69 @@ func (s *chanSink) deliver(ev Event) {
 	close(s.ch)
 }
 
-// queueSink delivers every event, in order, on an unbounded queue drained
-// by its own goroutine, so a slow consumer never blocks apply. It closes its
-// channel after an event that ends the watch.
+// queueSink delivers every event, in order, on a buffered channel. While
+// the consumer keeps up, deliver puts the event in the channel itself, so it
+// is there before the write that caused it returns (ZooKeeper's ordering:
+// an event precedes any later read that reflects its change). When the
+// buffer is full the overflow waits in an unbounded queue that a goroutine
+// drains, so a slow or stalled consumer never blocks apply. The channel
+// closes after an event that ends the watch.
 type queueSink struct {
-	mu     sync.Mutex
-	items  []Event // guarded by mu
-	closed bool    // guarded by mu: no more events will be queued
-	wake   chan struct{}
-	out    chan Event
+	mu      sync.Mutex
+	items   []Event // guarded by mu: overflow, oldest first
+	pumping bool    // guarded by mu: a pump goroutine owns sending items
+	closed  bool    // guarded by mu: no more events will be accepted
+	out     chan Event
 }
 
+// queueSinkBuffer is how far a consumer may fall behind before events wait
+// in the overflow queue.
+const queueSinkBuffer = 16
+
 func newQueueSink() *queueSink {
-	q := &queueSink{wake: make(chan struct{}, 1), out: make(chan Event)}
-	go q.pump()
-	return q
+	return &queueSink{out: make(chan Event, queueSinkBuffer)}
 }
 
 func (q *queueSink) deliver(ev Event) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	if q.closed {
-		q.mu.Unlock()
 		return
 	}
+	q.closed = ev.Type == EventNotWatching || ev.Type == EventPersistentWatchRemoved
+	if !q.pumping {
+		select {
+		case q.out <- ev:
+			if q.closed {
+				close(q.out)
+			}
+			return
+		default:
+		}
+		q.pumping = true
+		go q.pump()
+	}
 	q.items = append(q.items, ev)
-	if ev.Type == EventNotWatching || ev.Type == EventPersistentWatchRemoved {
-		q.closed = true
-	}
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
 }
 
+// pump sends the overflow in order, then exits (closing the channel if the
+// watch has ended).
 func (q *queueSink) pump() {
 	for {
 		q.mu.Lock()
 		items := q.items
 		q.items = nil
-		closed := q.closed
+		if len(items) == 0 {
+			q.pumping = false
+			if q.closed {
+				close(q.out)
+			}
+			q.mu.Unlock()
+			return
+		}
 		q.mu.Unlock()
 		for _, ev := range items {
 			q.out <- ev
-		}
-		if closed && len(items) == 0 {
-			close(q.out)
-			return
-		}
-		if len(items) == 0 {
-			<-q.wake
 		}
 	}
 }

@@ -1,0 +1,408 @@
+package coord
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// What srvr, stat, mntr and envi report as the server version. Tools parse
+// it (go-zookeeper/zk's FLWSrvr wants "[A-Za-z0-9.-]+, built on
+// MM/DD/YYYY HH:MM ZONE"), so it keeps ZooKeeper's shape: the protocol
+// level served, then this engine's name.
+const (
+	zkServerVersion = "3.9.5-coord"
+	zkBuildDate     = "01/01/2026 00:00 GMT"
+	zkFullVersion   = zkServerVersion + ", built on " + zkBuildDate
+)
+
+// fourLetterWords are the four-letter words answered (ZooKeeper's
+// FourLetterCommands, less gtmk/stmk trace masks, dirs and hash).
+var fourLetterWords = map[string]bool{
+	"ruok": true, "srvr": true, "stat": true, "mntr": true, "conf": true,
+	"cons": true, "envi": true, "wchs": true, "wchc": true, "wchp": true,
+	"dump": true, "isro": true, "crst": true, "srst": true,
+}
+
+// fourLetterEnabled applies Config.FourLetterWords as ZooKeeper applies
+// zookeeper.4lw.commands.whitelist: "*" enables all, and srvr is always
+// enabled (zkServer.sh depends on it).
+func (srv *zkServer) fourLetterEnabled(cmd string) bool {
+	if cmd == "srvr" {
+		return true
+	}
+	for _, w := range srv.n.cfg.FourLetterWords {
+		if w = strings.TrimSpace(w); w == "*" || w == cmd {
+			return true
+		}
+	}
+	return false
+}
+
+// serveFourLetter answers a four-letter word and closes the connection.
+func (c *zkConn) serveFourLetter(cmd string, r io.Reader) {
+	defer lingerClose(c.nc, r)
+	var out string
+	if !c.srv.fourLetterEnabled(cmd) {
+		out = cmd + " is not executed because it is not in the whitelist.\n"
+	} else {
+		out = c.srv.fourLetter(cmd, c)
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(zkHandshakeTimeout))
+	if _, err := c.nc.Write([]byte(out)); err == nil {
+		c.srv.stats.sent.Add(1)
+	}
+}
+
+func (srv *zkServer) fourLetter(cmd string, self *zkConn) string {
+	var b strings.Builder
+	switch cmd {
+	case "ruok":
+		b.WriteString("imok")
+	case "isro":
+		b.WriteString("rw")
+	case "srvr", "stat":
+		b.WriteString("Zookeeper version: " + zkFullVersion + "\n")
+		if cmd == "stat" {
+			b.WriteString("Clients:\n")
+			for _, c := range srv.clientConns(self) {
+				c.dumpInfo(&b, true)
+				b.WriteString("\n")
+			}
+			b.WriteString("\n")
+		}
+		minL, avgL, maxL := srv.stats.latencies()
+		fmt.Fprintf(&b, "Latency min/avg/max: %d/%s/%d\n", minL, javaDouble(avgL), maxL)
+		fmt.Fprintf(&b, "Received: %d\n", srv.stats.received.Load())
+		fmt.Fprintf(&b, "Sent: %d\n", srv.stats.sent.Load())
+		fmt.Fprintf(&b, "Connections: %d\n", srv.numConnections())
+		fmt.Fprintf(&b, "Outstanding: %d\n", srv.stats.outstanding.Load())
+		fmt.Fprintf(&b, "Zxid: 0x%x\n", srv.n.LastZxid())
+		fmt.Fprintf(&b, "Mode: %s\n", srv.mode())
+		fmt.Fprintf(&b, "Node count: %d\n", srv.nodeCount())
+	case "mntr":
+		srv.monitor(&b)
+	case "conf":
+		srv.conf(&b)
+	case "cons":
+		for _, c := range srv.clientConns(self) {
+			c.dumpInfo(&b, false)
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	case "envi":
+		b.WriteString("Environment:\n")
+		host, _ := os.Hostname()
+		wd, _ := os.Getwd()
+		for _, kv := range [][2]string{
+			{"zookeeper.version", zkFullVersion},
+			{"host.name", host},
+			{"go.version", runtime.Version()},
+			{"os.name", runtime.GOOS},
+			{"os.arch", runtime.GOARCH},
+			{"user.dir", wd},
+			{"process.id", strconv.Itoa(os.Getpid())},
+		} {
+			b.WriteString(kv[0] + "=" + kv[1] + "\n")
+		}
+	case "wchs", "wchc", "wchp":
+		srv.watchReport(&b, cmd)
+	case "dump":
+		srv.dump(&b)
+	case "crst":
+		for _, c := range srv.connections() {
+			c.cstats.reset()
+		}
+		b.WriteString("Connection stats reset.\n")
+	case "srst":
+		srv.stats.reset()
+		b.WriteString("Server stats reset.\n")
+	}
+	return b.String()
+}
+
+// mode is ZooKeeper's server state: standalone without peers, else leader
+// or follower.
+func (srv *zkServer) mode() string {
+	switch {
+	case len(srv.n.cfg.Peers) <= 1:
+		return "standalone"
+	case srv.n.IsLeader():
+		return "leader"
+	}
+	return "follower"
+}
+
+// nodeCount is ZooKeeper's DataTree.getNodeCount: its node map holds the
+// root twice ("" and "/"), so a fresh tree counts 5.
+func (srv *zkServer) nodeCount() int {
+	f := srv.n.fsm
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return len(f.t.nodes) + 1
+}
+
+// javaDouble formats f as Java's Double.toString would for the values
+// ZooKeeper prints (rounded to 4 places): always with a fraction.
+func javaDouble(f float64) string {
+	s := strconv.FormatFloat(f, 'f', 4, 64)
+	s = strings.TrimRight(s, "0")
+	if strings.HasSuffix(s, ".") {
+		s += "0"
+	}
+	return s
+}
+
+// clientConns are the connections of clients (not four-letter words),
+// oldest first.
+func (srv *zkServer) clientConns(self *zkConn) []*zkConn {
+	conns := srv.connections()
+	conns = slices.DeleteFunc(conns, func(c *zkConn) bool { return c == self || c.fourLetter.Load() })
+	slices.SortFunc(conns, func(a, b *zkConn) int { return a.established.Compare(b.established) })
+	return conns
+}
+
+// dumpInfo writes a connection as ZooKeeper's ServerCnxn.dumpConnectionInfo
+// does. The full form always carries lcxid (ZooKeeper omits it before the
+// first request), so go-zookeeper/zk's FLWCons parses every line.
+func (c *zkConn) dumpInfo(b *strings.Builder, brief bool) {
+	st := &c.cstats
+	fmt.Fprintf(b, " %s[1](queued=%d,recved=%d,sent=%d", c.remote, st.queued.Load(), st.received.Load(), st.sent.Load())
+	if !brief {
+		var sid int64
+		var timeout time.Duration
+		if s := c.sess.Load(); s != nil {
+			sid, timeout = s.ID(), s.Timeout()
+		}
+		st.mu.Lock()
+		avg, minLat := int64(0), st.minLat
+		if st.count > 0 {
+			avg = st.totalLat / st.count
+		} else {
+			minLat = 0
+		}
+		var lresp int64
+		if !st.lastResp.IsZero() {
+			lresp = st.lastResp.UnixMilli()
+		}
+		fmt.Fprintf(b, ",sid=0x%x,lop=%s,est=%d,to=%d,lcxid=0x%x,lzxid=0x%x,lresp=%d,llat=%d,minlat=%d,avglat=%d,maxlat=%d",
+			sid, st.lastOp, c.established.UnixMilli(), timeout.Milliseconds(), uint64(st.lastCxid),
+			uint64(st.lastZxid), lresp, st.lastLat, minLat, avg, st.maxLat)
+		st.mu.Unlock()
+	}
+	b.WriteString(")")
+}
+
+// monitor writes mntr's "zk_<key>\t<value>" lines.
+func (srv *zkServer) monitor(b *strings.Builder) {
+	minL, avgL, maxL := srv.stats.latencies()
+	watches, _ := srv.n.watches.counts()
+	var nodes, ephemerals, dataSize, sessions int64
+	f := srv.n.fsm
+	f.mu.RLock()
+	nodes = int64(len(f.t.nodes)) + 1
+	for p, z := range f.t.nodes {
+		// DataTree.approximateDataSize: path length plus data length.
+		dataSize += int64(len(p) + len(z.data))
+	}
+	for _, s := range f.t.sessions {
+		ephemerals += int64(len(s.ephemerals))
+	}
+	sessions = int64(len(f.t.sessions))
+	f.mu.RUnlock()
+	srv.n.mu.Lock()
+	local := len(srv.n.sessions)
+	srv.n.mu.Unlock()
+	kv := func(k string, v any) { fmt.Fprintf(b, "zk_%s\t%v\n", k, v) }
+	kv("version", zkFullVersion)
+	kv("server_state", srv.mode())
+	kv("avg_latency", javaDouble(avgL))
+	kv("max_latency", maxL)
+	kv("min_latency", minL)
+	kv("packets_received", srv.stats.received.Load())
+	kv("packets_sent", srv.stats.sent.Load())
+	kv("num_alive_connections", srv.numConnections())
+	kv("outstanding_requests", srv.stats.outstanding.Load())
+	kv("uptime", time.Since(srv.started).Milliseconds())
+	kv("znode_count", nodes)
+	kv("watch_count", watches)
+	kv("ephemerals_count", ephemerals)
+	kv("approximate_data_size", dataSize)
+	kv("global_sessions", sessions)
+	kv("local_sessions", local)
+}
+
+// conf writes ZooKeeper's dumpConf lines.
+func (srv *zkServer) conf(b *strings.Builder) {
+	cfg := &srv.n.cfg
+	port := "0"
+	if srv.ln != nil {
+		if i := strings.LastIndexByte(srv.ln.Addr().String(), ':'); i >= 0 {
+			port = srv.ln.Addr().String()[i+1:]
+		}
+	}
+	maxCnxns := cfg.MaxClientCnxns
+	if maxCnxns < 0 {
+		maxCnxns = 0 // ZooKeeper's "no limit"
+	}
+	for _, kv := range [][2]string{
+		{"clientPort", port},
+		{"secureClientPort", "-1"},
+		{"dataDir", cfg.DataDir},
+		{"dataDirSize", "0"},
+		{"dataLogDir", cfg.DataDir},
+		{"dataLogSize", "0"},
+		{"tickTime", strconv.FormatInt(cfg.TickTime.Milliseconds(), 10)},
+		{"maxClientCnxns", strconv.Itoa(maxCnxns)},
+		{"minSessionTimeout", strconv.FormatInt(cfg.MinSessionTimeout.Milliseconds(), 10)},
+		{"maxSessionTimeout", strconv.FormatInt(cfg.MaxSessionTimeout.Milliseconds(), 10)},
+		{"clientPortListenBacklog", "-1"},
+		{"serverId", cfg.NodeID},
+	} {
+		b.WriteString(kv[0] + "=" + kv[1] + "\n")
+	}
+}
+
+// watchReport writes wchs (summary), wchc (by session) or wchp (by path)
+// in ZooKeeper's formats. Watches of in-process sessions are included.
+func (srv *zkServer) watchReport(b *strings.Builder, cmd string) {
+	n := srv.n
+	owners := make(map[*watchOwner]int64)
+	n.mu.Lock()
+	for id, s := range n.sessions {
+		owners[s.owner] = id
+	}
+	n.mu.Unlock()
+
+	bySession := make(map[int64]map[string]struct{})
+	byPath := make(map[string]map[int64]struct{})
+	r := n.watches
+	r.mu.Lock()
+	for _, m := range r.byKind {
+		for p, list := range m {
+			for _, w := range list {
+				id, ok := owners[w.owner]
+				if !ok {
+					continue
+				}
+				if bySession[id] == nil {
+					bySession[id] = make(map[string]struct{})
+				}
+				bySession[id][p] = struct{}{}
+				if byPath[p] == nil {
+					byPath[p] = make(map[int64]struct{})
+				}
+				byPath[p][id] = struct{}{}
+			}
+		}
+	}
+	r.mu.Unlock()
+
+	switch cmd {
+	case "wchs":
+		total := 0
+		for _, paths := range bySession {
+			total += len(paths)
+		}
+		fmt.Fprintf(b, "%d connections watching %d paths\nTotal watches:%d\n", len(bySession), len(byPath), total)
+	case "wchc":
+		for _, id := range sortedKeys(bySession) {
+			fmt.Fprintf(b, "0x%x\n", id)
+			for _, p := range sortedKeys(bySession[id]) {
+				b.WriteString("\t" + p + "\n")
+			}
+		}
+		b.WriteString("\n")
+	case "wchp":
+		for _, p := range sortedKeys(byPath) {
+			b.WriteString(p + "\n")
+			for _, id := range sortedKeys(byPath[p]) {
+				fmt.Fprintf(b, "\t0x%x\n", id)
+			}
+		}
+		b.WriteString("\n")
+	}
+}
+
+func sortedKeys[K int64 | string, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// dump writes sessions, ephemerals and connections, after ZooKeeper's dump.
+func (srv *zkServer) dump(b *strings.Builder) {
+	n := srv.n
+	type sess struct {
+		id      int64
+		timeout time.Duration
+	}
+	n.mu.Lock()
+	sessions := make([]sess, 0, len(n.sessions))
+	for id, s := range n.sessions {
+		sessions = append(sessions, sess{id, s.timeout})
+	}
+	n.mu.Unlock()
+	slices.SortFunc(sessions, func(a, b sess) int { return cmp.Compare(a.id, b.id) })
+	byTimeout := make(map[int64][]int64)
+	for _, s := range sessions {
+		byTimeout[s.timeout.Milliseconds()] = append(byTimeout[s.timeout.Milliseconds()], s.id)
+	}
+	b.WriteString("SessionTracker dump:\n")
+	fmt.Fprintf(b, "Session Sets (%d)/(%d):\n", len(byTimeout), len(sessions))
+	now := time.Now()
+	for _, ms := range sortedKeys(byTimeout) {
+		ids := byTimeout[ms]
+		at := now.Add(time.Duration(ms) * time.Millisecond).Format("Mon Jan 02 15:04:05 MST 2006")
+		fmt.Fprintf(b, "%d expire at %s:\n", len(ids), at)
+		for _, id := range ids {
+			fmt.Fprintf(b, "\t0x%x\n", id)
+		}
+	}
+
+	b.WriteString("ephemeral nodes dump:\n")
+	f := n.fsm
+	f.mu.RLock()
+	eph := make(map[int64][]string)
+	for id, s := range f.t.sessions {
+		if len(s.ephemerals) == 0 {
+			continue
+		}
+		for p := range s.ephemerals {
+			eph[id] = append(eph[id], p)
+		}
+	}
+	f.mu.RUnlock()
+	fmt.Fprintf(b, "Sessions with Ephemerals (%d):\n", len(eph))
+	for _, id := range sortedKeys(eph) {
+		fmt.Fprintf(b, "0x%x:\n", id)
+		paths := eph[id]
+		slices.Sort(paths)
+		for _, p := range paths {
+			b.WriteString("\t" + p + "\n")
+		}
+	}
+
+	b.WriteString("Connections dump:\n")
+	conns := srv.clientConns(nil)
+	fmt.Fprintf(b, "Connections Sets (%d)/(%d)\n", min(len(conns), 1), len(conns))
+	if len(conns) > 0 {
+		fmt.Fprintf(b, "%d expire in 0 ms:\n", len(conns))
+		for _, c := range conns {
+			var sid int64
+			if s := c.sess.Load(); s != nil {
+				sid = s.ID()
+			}
+			fmt.Fprintf(b, "\tip: %s sessionId: 0x%x\n", c.remote, sid)
+		}
+	}
+}

@@ -1,0 +1,467 @@
+package coord
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coordkit/coord/zkwire"
+)
+
+// zkConn is one client connection of the wire server.
+//
+// Goroutines: serve reads and executes requests one at a time, in order;
+// writeLoop writes the outbound queue; watchSession follows the session's
+// state. The engine calls deliver from apply. Everything that leaves the
+// connection goes through enqueue, so the order frames are enqueued in is
+// the order the client sees.
+type zkConn struct {
+	srv *zkServer
+	nc  net.Conn // nil when a test or the fuzzer drives process directly
+	ip  string
+	// remote is the peer address as ZooKeeper prints it ("/127.0.0.1:5000").
+	remote string
+
+	ctx    context.Context // ends when the connection does
+	cancel context.CancelFunc
+
+	sess atomic.Pointer[Session] // set once the handshake succeeded
+
+	outMu    sync.Mutex
+	out      [][]byte // frames to write; guarded by outMu
+	outBytes int      // guarded by outMu
+	closing  bool     // no more frames; close once out is written; guarded by outMu
+	wake     chan struct{}
+	written  chan struct{} // closed when writeLoop has exited
+	graceful bool          // writeLoop wrote everything and half-closed; set before written closes
+
+	// closingSession is set while a closeSession request is being served:
+	// the session's end must not drop the connection before the reply.
+	closingSession atomic.Bool
+	fourLetter     atomic.Bool // a four-letter-word connection, not a client
+
+	established time.Time
+	cstats      zkConnStats
+}
+
+// zkConnStats are the per-connection figures cons and stat print.
+type zkConnStats struct {
+	received atomic.Int64
+	sent     atomic.Int64
+	queued   atomic.Int64
+
+	mu       sync.Mutex
+	lastOp   string    // guarded by mu
+	lastCxid int64     // guarded by mu; -1 before the first real request
+	lastZxid int64     // guarded by mu
+	lastResp time.Time // guarded by mu
+	lastLat  int64     // ms; guarded by mu
+	minLat   int64     // ms; guarded by mu
+	maxLat   int64     // ms; guarded by mu
+	count    int64     // guarded by mu
+	totalLat int64     // ms; guarded by mu
+}
+
+func (st *zkConnStats) reset() {
+	st.received.Store(0)
+	st.sent.Store(0)
+	st.mu.Lock()
+	st.lastOp, st.lastCxid, st.lastZxid = "NA", -1, -1
+	st.lastResp = time.Time{}
+	st.lastLat, st.minLat, st.maxLat, st.count, st.totalLat = 0, 1<<63-1, 0, 0, 0
+	st.mu.Unlock()
+}
+
+func (st *zkConnStats) update(op string, xid int32, zxid int64, start, end time.Time) {
+	lat := end.Sub(start).Milliseconds()
+	st.mu.Lock()
+	if xid >= 0 {
+		st.lastCxid = int64(xid)
+	}
+	st.lastOp, st.lastZxid, st.lastResp, st.lastLat = op, zxid, end, lat
+	st.minLat = min(st.minLat, lat)
+	st.maxLat = max(st.maxLat, lat)
+	st.count++
+	st.totalLat += lat
+	st.mu.Unlock()
+}
+
+func newZKConn(srv *zkServer, nc net.Conn, ip string) *zkConn {
+	ctx, cancel := context.WithCancel(srv.ctx)
+	c := &zkConn{
+		srv:         srv,
+		nc:          nc,
+		ip:          ip,
+		ctx:         ctx,
+		cancel:      cancel,
+		wake:        make(chan struct{}, 1),
+		written:     make(chan struct{}),
+		established: time.Now(),
+	}
+	if nc != nil {
+		c.remote = "/" + nc.RemoteAddr().String()
+	}
+	c.cstats.reset()
+	return c
+}
+
+// serve runs the connection to its end.
+func (c *zkConn) serve() {
+	defer c.srv.wg.Done()
+	defer c.srv.forget(c)
+	defer c.cancel()
+
+	br := bufio.NewReader(c.nc)
+	_ = c.nc.SetReadDeadline(time.Now().Add(zkHandshakeTimeout))
+	head, err := br.Peek(4)
+	if err != nil {
+		c.nc.Close()
+		return
+	}
+	// A four-letter word comes instead of the first frame's length.
+	if cmd := string(head); fourLetterWords[cmd] {
+		c.fourLetter.Store(true)
+		c.srv.stats.received.Add(1)
+		br.Discard(4)
+		c.serveFourLetter(cmd, br)
+		return
+	}
+
+	go c.writeLoop()
+	c.run(br)
+	c.closeAfterFlush()
+	<-c.written
+	if c.graceful {
+		lingerClose(c.nc, br)
+	} else {
+		c.nc.Close()
+	}
+	c.detach()
+}
+
+// lingerClose half-closes nc and discards what the peer still sends, for a
+// moment at most, before closing. Closing a socket with unread input makes
+// the kernel send a reset, which can destroy the last frames written (an
+// AuthFailed reply, a four-letter word's answer) before the peer reads
+// them.
+func lingerClose(nc net.Conn, r io.Reader) {
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite() // may be done already
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(zkLinger))
+	_, _ = io.Copy(io.Discard, io.LimitReader(r, zkwire.DefaultMaxBuffer))
+	nc.Close()
+}
+
+// run performs the handshake and then serves requests until the connection
+// must close.
+func (c *zkConn) run(br *bufio.Reader) {
+	buf := make([]byte, zkReadBuffer)
+	frame, err := zkwire.ReadFrame(br, buf, zkwire.DefaultMaxBuffer)
+	if err != nil {
+		c.srv.n.log.Debug("wire handshake", "remote", c.remote, "err", err)
+		return
+	}
+	c.srv.stats.received.Add(1)
+	c.cstats.received.Add(1)
+	s := c.handshake(frame)
+	if s == nil {
+		return
+	}
+	c.srv.wg.Add(1)
+	go c.watchSession(s)
+
+	timeout := s.Timeout()
+	for {
+		// ZooKeeper drops a connection it has heard nothing from for a
+		// session timeout; clients ping well within it.
+		if !c.setReadDeadline(time.Now().Add(timeout)) {
+			return
+		}
+		frame, err := zkwire.ReadFrame(br, buf, zkwire.DefaultMaxBuffer)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				c.srv.n.log.Debug("wire read", "remote", c.remote, "session", s.ID(), "err", err)
+			}
+			return
+		}
+		start := time.Now()
+		c.srv.stats.received.Add(1)
+		c.cstats.received.Add(1)
+		if !c.process(frame, start) {
+			return
+		}
+	}
+}
+
+// handshake answers the ConnectRequest in frame: a new session, or the
+// re-attachment of an existing one. It returns nil when the connection must
+// close.
+func (c *zkConn) handshake(frame []byte) *Session {
+	n := c.srv.n
+	var req zkwire.ConnectRequest
+	if err := zkwire.Unmarshal(frame, &req); err != nil {
+		n.log.Debug("wire handshake: bad ConnectRequest", "remote", c.remote, "err", err)
+		return nil
+	}
+	// A client must never go back in time: ZooKeeper refuses (by closing)
+	// a client that has seen a newer zxid than this server has applied, so
+	// it tries another server.
+	if last := n.LastZxid(); req.LastZxidSeen > last {
+		n.log.Info("wire client refused: it has seen a newer zxid", "remote", c.remote,
+			"session", req.SessionID, "clientZxid", req.LastZxidSeen, "ourZxid", last)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, zkHandshakeTimeout)
+	defer cancel()
+	cfg := SessionConfig{ClientIP: c.ip}
+	if req.SessionID == 0 {
+		// ZooKeeper clamps the requested timeout into [min, max]; zero and
+		// negative requests get the minimum.
+		cfg.Timeout = max(time.Duration(req.TimeOut)*time.Millisecond, time.Millisecond)
+	} else {
+		cfg.ID, cfg.Password = req.SessionID, req.Passwd
+	}
+	s, err := n.NewSession(ctx, cfg)
+	if err != nil {
+		if req.SessionID != 0 && CodeOf(err) == CodeSessionExpired {
+			// The session is gone (or the password is wrong): say so with
+			// a zero session, then close.
+			c.send(&zkwire.ConnectResponse{Passwd: make([]byte, zkwire.PasswordLen), HasReadOnly: req.HasReadOnly})
+		} else {
+			n.log.Debug("wire handshake failed", "remote", c.remote, "err", err)
+		}
+		return nil
+	}
+	c.sess.Store(s)
+	c.send(&zkwire.ConnectResponse{
+		ProtocolVersion: zkwire.ProtocolVersion,
+		TimeOut:         int32(s.Timeout().Milliseconds()),
+		SessionID:       s.ID(),
+		Passwd:          s.Password(),
+		HasReadOnly:     req.HasReadOnly,
+	})
+	c.cstats.update("SESS", -1, n.LastZxid(), c.established, time.Now())
+	return s
+}
+
+// watchSession follows the session's state changes for as long as the
+// session lives (which may outlast the connection: a detached session lives
+// until it expires or is re-attached). It also keeps the session's event
+// queue drained.
+func (c *zkConn) watchSession(s *Session) {
+	defer c.srv.wg.Done()
+	events := s.Events()
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			if ev.Type != EventNone {
+				continue
+			}
+			switch ev.State {
+			case StateExpired:
+				// ZooKeeper itself only closes the connection; the client
+				// learns of the expiry when it reconnects. Telling it first
+				// is harmless and saves it the round trip.
+				c.sendNotification(zkwire.WatcherEvent{Type: zkwire.EventNone, State: zkwire.StateExpired}, -1)
+				c.closeAfterFlush()
+			case StateClosed:
+				if !c.closingSession.Load() {
+					c.closeAfterFlush()
+				}
+			case StateDisconnected:
+				// The session moved to another connection, or this node
+				// lost its leader: a ZooKeeper server in either case drops
+				// the connection so the client reconnects (elsewhere).
+				c.closeAfterFlush()
+			}
+		case <-c.srv.ctx.Done():
+			return
+		}
+	}
+}
+
+// detach runs once the connection is closed: the session stays, without a
+// connection, until the client re-attaches it or it expires. Its watches
+// go (ZooKeeper keeps watches per connection; clients re-send them with
+// SetWatches when they reconnect).
+func (c *zkConn) detach() {
+	s := c.sess.Load()
+	if s == nil {
+		return
+	}
+	s.detached.Store(true)
+	s.n.watches.removeOwner(s.owner, StateDisconnected, ErrConnectionLoss)
+}
+
+// ---------------------------------------------------------------------------
+// Outbound queue
+
+// enqueue appends a frame for the writer. It reports false (dropping the
+// frame) once the connection is closing. It never blocks: it is called
+// from apply through deliver.
+func (c *zkConn) enqueue(frame []byte) bool {
+	c.outMu.Lock()
+	if c.closing {
+		c.outMu.Unlock()
+		return false
+	}
+	c.out = append(c.out, frame)
+	c.outBytes += len(frame)
+	if c.outBytes > zkMaxQueued {
+		// The client is not reading. Drop it rather than buffer without
+		// bound.
+		c.out, c.outBytes, c.closing = nil, 0, true
+		c.outMu.Unlock()
+		c.srv.n.log.Warn("wire client not reading: connection dropped", "remote", c.remote)
+		c.abort()
+		return false
+	}
+	c.outMu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// closeAfterFlush makes the connection close once what is queued has been
+// written; later frames are dropped.
+func (c *zkConn) closeAfterFlush() {
+	c.outMu.Lock()
+	c.closing = true
+	c.outMu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// abort closes the connection now.
+func (c *zkConn) abort() {
+	c.outMu.Lock()
+	c.closing = true
+	c.outMu.Unlock()
+	c.cancel()
+	if c.nc != nil {
+		c.nc.Close()
+	}
+}
+
+// setReadDeadline sets the deadline of the next read, unless the
+// connection is closing (the writer then owns the deadline).
+func (c *zkConn) setReadDeadline(t time.Time) bool {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.closing {
+		return false
+	}
+	_ = c.nc.SetReadDeadline(t)
+	return true
+}
+
+func (c *zkConn) writeLoop() {
+	defer close(c.written)
+	// Whatever request is still running has nobody to answer.
+	defer c.cancel()
+	var bufs net.Buffers
+	for {
+		c.outMu.Lock()
+		frames := c.out
+		c.out, c.outBytes = nil, 0
+		closing := c.closing
+		c.outMu.Unlock()
+		if len(frames) > 0 {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout()))
+			bufs = frames
+			if _, err := bufs.WriteTo(c.nc); err != nil {
+				c.abort()
+				return
+			}
+			c.srv.stats.sent.Add(int64(len(frames)))
+			c.cstats.sent.Add(int64(len(frames)))
+			clear(frames)
+			continue
+		}
+		if closing {
+			// Everything is written: half-close, and make the reader give
+			// up soon (see lingerClose).
+			c.outMu.Lock()
+			if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+				_ = cw.CloseWrite()
+			}
+			_ = c.nc.SetReadDeadline(time.Now().Add(zkLinger))
+			c.outMu.Unlock()
+			c.graceful = true
+			return
+		}
+		select {
+		case <-c.wake:
+		case <-c.ctx.Done():
+			c.nc.Close()
+			return
+		}
+	}
+}
+
+func (c *zkConn) writeTimeout() time.Duration {
+	d := 5 * time.Second
+	if s := c.sess.Load(); s != nil {
+		d = max(d, 2*s.Timeout())
+	}
+	return d
+}
+
+// send enqueues one frame holding recs.
+func (c *zkConn) send(recs ...zkwire.Record) {
+	frame, err := zkwire.AppendFrame(nil, recs...)
+	if err != nil {
+		c.srv.n.log.Error("wire encode", "err", err)
+		return
+	}
+	c.enqueue(frame)
+}
+
+// reply enqueues a reply: the header and body, if any. Callers pass a body
+// with an error code only where ZooKeeper sends one.
+func (c *zkConn) reply(xid int32, zxid int64, code Code, body zkwire.Record) {
+	hdr := zkwire.ReplyHeader{Xid: xid, Zxid: zxid, Err: zkwire.ErrCode(code)}
+	frame, err := zkwire.AppendFrame(nil, &hdr, body)
+	if err != nil {
+		c.srv.n.log.Error("wire encode", "err", err)
+		hdr.Err = zkwire.CodeMarshallingError
+		frame, _ = zkwire.AppendFrame(nil, &hdr)
+	}
+	c.enqueue(frame)
+}
+
+func (c *zkConn) sendNotification(ev zkwire.WatcherEvent, zxid int64) {
+	frame, _ := zkwire.AppendFrame(nil, &zkwire.ReplyHeader{Xid: zkwire.XidNotification, Zxid: zxid}, &ev)
+	c.enqueue(frame)
+}
+
+// deliver implements watchSink: the engine calls it from apply (tree locked)
+// for every watch this connection registered, once per trigger (the
+// connection is the watches' group). It only queues.
+func (c *zkConn) deliver(ev Event) {
+	switch ev.Type {
+	case EventNodeCreated, EventNodeDeleted, EventNodeDataChanged, EventNodeChildrenChanged:
+	default:
+		// Removal events are made by ZooKeeper clients themselves, and
+		// NotWatching is this engine's own; neither goes on the wire.
+		return
+	}
+	c.sendNotification(zkwire.WatcherEvent{
+		Type:  zkwire.EventType(ev.Type),
+		State: zkwire.StateSyncConnected,
+		Path:  ev.Path,
+	}, ev.Zxid)
+}
