@@ -343,6 +343,26 @@ func (n *Node) Digest() (digest uint64, zxid int64) {
 	return n.fsm.t.digest, n.fsm.t.zxid
 }
 
+// Role returns the node's role as ZooKeeper names it: "standalone" for a
+// single-node ensemble, else "leader", "follower" or "observer" (a
+// non-voting member).
+func (n *Node) Role() string {
+	if len(n.cfg.Peers) <= 1 && n.mux == nil {
+		return "standalone"
+	}
+	if n.isLeader.Load() {
+		return "leader"
+	}
+	if f := n.raft.GetConfiguration(); f.Error() == nil {
+		for _, s := range f.Configuration().Servers {
+			if string(s.ID) == n.cfg.NodeID && s.Suffrage != raft.Voter {
+				return "observer"
+			}
+		}
+	}
+	return "follower"
+}
+
 // IsLeader reports whether this node currently leads its ensemble.
 func (n *Node) IsLeader() bool { return n.isLeader.Load() }
 
