@@ -347,7 +347,7 @@ func (n *Node) Digest() (digest uint64, zxid int64) {
 // single-node ensemble, else "leader", "follower" or "observer" (a
 // non-voting member).
 func (n *Node) Role() string {
-	if len(n.cfg.Peers) <= 1 && n.mux == nil {
+	if len(n.cfg.Peers) <= 1 {
 		return "standalone"
 	}
 	if n.isLeader.Load() {
