@@ -2,6 +2,7 @@ package coord
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
@@ -154,4 +155,48 @@ func (r raftLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Con
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return r.m.dial(ctx, string(addr), muxRaft)
+}
+
+// TLSNetwork wraps a Network with mutual TLS: Config must carry this node's
+// certificate, the CA pool for peers (RootCAs and ClientCAs) and
+// ClientAuth: tls.RequireAndVerifyClientCert. A peer without a certificate
+// the CA signed cannot take part in raft or the cluster RPC.
+type TLSNetwork struct {
+	Base   Network // nil means TCP
+	Config *tls.Config
+}
+
+func (t TLSNetwork) base() Network {
+	if t.Base == nil {
+		return TCPNetwork{}
+	}
+	return t.Base
+}
+
+// Listen implements Network.
+func (t TLSNetwork) Listen(addr string) (net.Listener, error) {
+	l, err := t.base().Listen(addr)
+	if err != nil {
+		return nil, err
+	}
+	return tls.NewListener(l, t.Config), nil
+}
+
+// Dial implements Network.
+func (t TLSNetwork) Dial(ctx context.Context, addr string) (net.Conn, error) {
+	c, err := t.base().Dial(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	cfg := t.Config.Clone()
+	if cfg.ServerName == "" {
+		host, _, _ := net.SplitHostPort(addr)
+		cfg.ServerName = host
+	}
+	tc := tls.Client(c, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return tc, nil
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
 )
 
@@ -64,7 +65,57 @@ type Config struct {
 	// ensemble with everything it had acknowledged. Empty: in memory.
 	DataDir string
 
-	// Network carries cluster traffic. Nil means TCP.
+	// GossipAddr, when set, runs hashicorp/memberlist on this address
+	// ("127.0.0.1:7946") so nodes find each other instead of (or besides)
+	// a static Peers list. Membership then drives raft: see Join,
+	// BootstrapExpect and Voters.
+	GossipAddr string
+
+	// Join lists gossip addresses of existing members to join (seeds).
+	Join []string
+
+	// BootstrapExpect, with gossip and no Peers, is how many members a new
+	// cluster waits for before it bootstraps: once that many are seen and
+	// none has raft state, all bootstrap the same voters. Give it the same
+	// value on every node; later nodes join the running cluster.
+	BootstrapExpect int
+
+	// Voters is how many members vote in raft; others are non-voters
+	// (ZooKeeper's observers: they serve sessions and reads). Odd; zero
+	// means 3.
+	Voters int
+
+	// ClusterName keeps clusters apart: gossip from a member with another
+	// name is refused. Empty means "coord".
+	ClusterName string
+
+	// GossipKey encrypts gossip (16, 24 or 32 bytes, AES). Members without
+	// the key cannot join.
+	GossipKey []byte
+
+	// AdvertiseAddr is the cluster address gossiped to others, when
+	// BindAddr is not dialable as such (e.g. "0.0.0.0:7000").
+	AdvertiseAddr string
+
+	// DeadNodeTimeout is how long a failed member stays in raft before the
+	// leader removes it. Zero means 1 minute. A member that leaves
+	// gracefully is removed at once.
+	DeadNodeTimeout time.Duration
+
+	// StabilizationTime is how long a new member must stay healthy before
+	// it is promoted to voter. Zero means 10s.
+	StabilizationTime time.Duration
+
+	// ReconcileInterval is how often the leader reconciles raft with
+	// gossip. Zero means 1s.
+	ReconcileInterval time.Duration
+
+	// GossipConfig, if set, adjusts memberlist's configuration (timings)
+	// before it starts.
+	GossipConfig func(*memberlist.Config)
+
+	// Network carries cluster traffic. Nil means TCP; TLSNetwork adds
+	// mutual TLS.
 	Network Network
 
 	// ElectionTimeout is raft's heartbeat and election timeout for
@@ -128,6 +179,8 @@ type Node struct {
 	stop     chan struct{}
 	wg       sync.WaitGroup
 
+	members *membership // nil without gossip
+
 	rpcMu      sync.Mutex
 	rpcClients map[string]*rpcClient // guarded by rpcMu
 }
@@ -177,6 +230,34 @@ func (c *Config) fillDefaults() error {
 	}
 	if c.Network == nil {
 		c.Network = TCPNetwork{}
+	}
+	if c.Voters == 0 {
+		c.Voters = 3
+	}
+	if c.Voters < 1 || c.Voters%2 == 0 {
+		return fmt.Errorf("coord: Voters must be odd, got %d", c.Voters)
+	}
+	if c.ClusterName == "" {
+		c.ClusterName = "coord"
+	}
+	if c.DeadNodeTimeout == 0 {
+		c.DeadNodeTimeout = time.Minute
+	}
+	if c.StabilizationTime == 0 {
+		c.StabilizationTime = 10 * time.Second
+	}
+	if c.ReconcileInterval == 0 {
+		c.ReconcileInterval = time.Second
+	}
+	if c.GossipAddr != "" {
+		if c.BindAddr == "" {
+			return fmt.Errorf("coord: GossipAddr needs BindAddr")
+		}
+		switch len(c.GossipKey) {
+		case 0, 16, 24, 32:
+		default:
+			return fmt.Errorf("coord: GossipKey must be 16, 24 or 32 bytes, got %d", len(c.GossipKey))
+		}
 	}
 	if c.MaxClientCnxns == 0 {
 		c.MaxClientCnxns = 60
@@ -272,10 +353,13 @@ func (n *Node) Close(ctx context.Context) error {
 		_ = s.Close(ctx)
 	}
 	n.stopZK()
-	if n.isLeader.Load() && len(n.cfg.Peers) > 1 {
+	if n.isLeader.Load() && (len(n.cfg.Peers) > 1 || n.members != nil) {
 		// Hand leadership over so the ensemble does not wait out an
 		// election timeout.
 		_ = n.raft.LeadershipTransfer().Error()
+	}
+	if n.members != nil {
+		n.members.leave() // the leader removes us from raft
 	}
 	return n.shutdown()
 }
@@ -309,6 +393,9 @@ func (n *Node) shutdown() error {
 	default:
 	}
 	close(n.stop)
+	if n.members != nil {
+		_ = n.members.ml.Shutdown()
+	}
 	err := n.raft.Shutdown().Error()
 	if n.mux != nil {
 		n.mux.close()
@@ -347,7 +434,7 @@ func (n *Node) Digest() (digest uint64, zxid int64) {
 // single-node ensemble, else "leader", "follower" or "observer" (a
 // non-voting member).
 func (n *Node) Role() string {
-	if len(n.cfg.Peers) <= 1 {
+	if len(n.cfg.Peers) <= 1 && n.cfg.GossipAddr == "" {
 		return "standalone"
 	}
 	if n.isLeader.Load() {

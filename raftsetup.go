@@ -42,7 +42,7 @@ func (n *Node) startRaft() error {
 	}
 	n.notify = make(chan bool, 16)
 	rc.NotifyCh = n.notify
-	if len(cfg.Peers) > 1 {
+	if len(cfg.Peers) > 1 || cfg.GossipAddr != "" {
 		rc.HeartbeatTimeout = cfg.ElectionTimeout
 		rc.ElectionTimeout = cfg.ElectionTimeout
 		rc.LeaderLeaseTimeout = cfg.ElectionTimeout / 2
@@ -116,7 +116,7 @@ func (n *Node) startRaft() error {
 	if err != nil {
 		return fmt.Errorf("coord: read raft state: %w", err)
 	}
-	if !has {
+	if !has && (cfg.GossipAddr == "" || len(cfg.Peers) > 0) {
 		conf := raft.Configuration{}
 		if len(cfg.Peers) == 0 {
 			conf.Servers = []raft.Server{{ID: rc.LocalID, Address: self, Suffrage: raft.Voter}}
@@ -136,6 +136,15 @@ func (n *Node) startRaft() error {
 		return fmt.Errorf("coord: start raft: %w", err)
 	}
 	n.raft = r
+	if cfg.GossipAddr != "" {
+		if err := n.startGossip(has); err != nil {
+			r.Shutdown()
+			for _, f := range n.closeFns {
+				_ = f()
+			}
+			return err
+		}
+	}
 	return nil
 }
 

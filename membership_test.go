@@ -1,0 +1,242 @@
+package coord_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coordkit/coord"
+	"github.com/hashicorp/memberlist"
+)
+
+// freePort returns a loopback address with a port that was free a moment
+// ago (memberlist needs its port before a seed address can be shared).
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func fastGossip(c *memberlist.Config) {
+	c.ProbeInterval = 100 * time.Millisecond
+	c.ProbeTimeout = 50 * time.Millisecond
+	c.GossipInterval = 20 * time.Millisecond
+	c.SuspicionMult = 2
+	c.PushPullInterval = 500 * time.Millisecond
+	c.TCPTimeout = time.Second
+}
+
+func gossipConfig(id, seed string, key []byte) coord.Config {
+	cfg := coord.Config{
+		NodeID:            id,
+		BindAddr:          "127.0.0.1:0",
+		GossipAddr:        "127.0.0.1:0",
+		BootstrapExpect:   3,
+		ElectionTimeout:   150 * time.Millisecond,
+		TickTime:          100 * time.Millisecond,
+		StabilizationTime: 200 * time.Millisecond,
+		ReconcileInterval: 50 * time.Millisecond,
+		DeadNodeTimeout:   300 * time.Millisecond,
+		GossipConfig:      fastGossip,
+		GossipKey:         key,
+	}
+	if seed != "" {
+		cfg.Join = []string{seed}
+	}
+	return cfg
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func countSuffrage(n *coord.Node) (voters, nonvoters int) {
+	servers, err := n.Servers()
+	if err != nil {
+		return -1, -1
+	}
+	for _, s := range servers {
+		if s.Voter {
+			voters++
+		} else {
+			nonvoters++
+		}
+	}
+	return voters, nonvoters
+}
+
+func TestGossipFormsAndHeals(t *testing.T) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	seed := freePort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nodes := make([]*coord.Node, 5)
+	errs := make([]error, 5)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range nodes {
+		cfg := gossipConfig(fmt.Sprintf("g%d", i), seed, key)
+		if i == 0 {
+			cfg.GossipAddr, cfg.Join = seed, nil
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			nodes[i], errs[i] = coord.Open(ctx, cfg)
+		}(i)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			if n != nil {
+				n.Abort()
+			}
+		}
+	})
+	t.Logf("5 nodes open (ensemble serving writes) after %v", time.Since(start))
+
+	var leader *coord.Node
+	waitFor(t, "3 voters + 2 non-voters", 15*time.Second, func() bool {
+		for _, n := range nodes {
+			if n.IsLeader() {
+				leader = n
+				v, nv := countSuffrage(n)
+				return v == 3 && nv == 2
+			}
+		}
+		return false
+	})
+
+	s, err := nodes[4].NewSession(ctx, coord.SessionConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, "/before", nil, coord.Persistent, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// Kill a voter that is not the leader: a non-voter is promoted.
+	var victim int
+	servers, _ := leader.Servers()
+	for _, srv := range servers {
+		for i, n := range nodes {
+			if srv.Voter && n.ID() == srv.ID && n != leader {
+				victim = i
+			}
+		}
+	}
+	killed := time.Now()
+	nodes[victim].Abort()
+	waitFor(t, "a non-voter promoted after a voter died", 15*time.Second, func() bool {
+		for i, n := range nodes {
+			if i != victim && n.IsLeader() {
+				v, nv := countSuffrage(n)
+				return v == 3 && nv == 1
+			}
+		}
+		return false
+	})
+	t.Logf("voter replaced %v after its kill", time.Since(killed))
+	survivor := nodes[(victim+1)%5]
+	s2, err := survivor.NewSession(ctx, coord.SessionConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Create(ctx, "/after", nil, coord.Persistent, nil); err != nil {
+		t.Fatal(err)
+	}
+	nodes[victim] = nil
+}
+
+func TestGossipRefusesStrangers(t *testing.T) {
+	key := make([]byte, 16)
+	rand.Read(key)
+	seed := freePort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var nodes []*coord.Node
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		cfg := gossipConfig(fmt.Sprintf("m%d", i), seed, key)
+		if i == 0 {
+			cfg.GossipAddr, cfg.Join = seed, nil
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := coord.Open(ctx, cfg)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			nodes = append(nodes, n)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			n.Abort()
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  coord.Config
+	}{
+		{"other cluster name", func() coord.Config {
+			c := gossipConfig("stranger-name", seed, key)
+			c.ClusterName = "other"
+			return c
+		}()},
+		{"no gossip key", gossipConfig("stranger-nokey", seed, nil)},
+		{"wrong gossip key", gossipConfig("stranger-key", seed, make([]byte, 16))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			octx, ocancel := context.WithTimeout(context.Background(), time.Second)
+			defer ocancel()
+			n, err := coord.Open(octx, tc.cfg)
+			if err == nil {
+				n.Abort()
+				t.Fatal("a stranger joined the ensemble")
+			}
+			for _, m := range nodes[0].Members() {
+				if m == tc.cfg.NodeID {
+					t.Fatalf("the ensemble lists %s as a member", m)
+				}
+			}
+			servers, _ := nodes[0].Servers()
+			for _, s := range servers {
+				if s.ID == tc.cfg.NodeID {
+					t.Fatalf("the stranger is in raft")
+				}
+			}
+		})
+	}
+}
