@@ -110,13 +110,10 @@ func (f *fsm) sessionTimeouts() map[int64]int32 {
 	return m
 }
 
-// Snapshot implements raft.FSM. It encodes the state while raft holds off
-// Apply, then hands the bytes to Persist.
+// Snapshot implements raft.FSM: it marks the tree and returns a snapshot
+// that streams while apply continues (snapshot_cow.go).
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	f.mu.RLock()
-	buf := encodeSnapshot(f.t)
-	f.mu.RUnlock()
-	return &fsmSnapshot{buf: buf}, nil
+	return f.snapshotCOW(), nil
 }
 
 // Restore implements raft.FSM.
@@ -137,14 +134,3 @@ func (f *fsm) Restore(r io.ReadCloser) error {
 	return nil
 }
 
-type fsmSnapshot struct{ buf []byte }
-
-func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	if _, err := sink.Write(s.buf); err != nil {
-		_ = sink.Cancel()
-		return err
-	}
-	return sink.Close()
-}
-
-func (s *fsmSnapshot) Release() {}

@@ -24,7 +24,16 @@ const (
 var errBadSnapshot = errors.New("coord: corrupt snapshot")
 
 func encodeSnapshot(t *tree) []byte {
-	b := make([]byte, 0, 64+len(t.nodes)*64)
+	b := encodeSnapshotHead(make([]byte, 0, 64+len(t.nodes)*64), t)
+	for p, n := range t.nodes {
+		b = appendNodeRecord(b, p, n)
+	}
+	return binary.LittleEndian.AppendUint64(b, crc64.Checksum(b, crcTable))
+}
+
+// encodeSnapshotHead encodes everything but the node records and the
+// checksum, ending with the node count.
+func encodeSnapshotHead(b []byte, t *tree) []byte {
 	b = append(b, snapMagic...)
 	b = append(b, snapVersion)
 	b = binary.AppendVarint(b, t.zxid)
@@ -55,17 +64,17 @@ func encodeSnapshot(t *tree) []byte {
 		b = binary.AppendVarint(b, int64(s.timeout))
 		b = appendBytes(b, s.passwd)
 	}
+	return binary.AppendUvarint(b, uint64(len(t.nodes)))
+}
 
-	b = binary.AppendUvarint(b, uint64(len(t.nodes)))
-	for p, n := range t.nodes {
-		b = appendString(b, p)
-		b = appendBytes(b, n.data)
-		for _, v := range [...]int64{n.czxid, n.mzxid, n.pzxid, n.ctime, n.mtime, n.owner,
-			int64(n.version), int64(n.cseq), int64(n.aversion), int64(n.acl)} {
-			b = binary.AppendVarint(b, v)
-		}
+func appendNodeRecord(b []byte, p string, n *znode) []byte {
+	b = appendString(b, p)
+	b = appendBytes(b, n.data)
+	for _, v := range [...]int64{n.czxid, n.mzxid, n.pzxid, n.ctime, n.mtime, n.owner,
+		int64(n.version), int64(n.cseq), int64(n.aversion), int64(n.acl)} {
+		b = binary.AppendVarint(b, v)
 	}
-	return binary.LittleEndian.AppendUint64(b, crc64.Checksum(b, crcTable))
+	return b
 }
 
 func decodeSnapshot(buf []byte, limits treeLimits) (*tree, error) {

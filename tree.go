@@ -22,6 +22,7 @@ type znode struct {
 	cseq     int32 // children ever created: the sequence counter
 	aversion int32
 	acl      uint32 // slot in the ACL table
+	streamed uint32 // epoch of the snapshot stream that has written this node
 }
 
 func (n *znode) stat() Stat {
@@ -67,6 +68,7 @@ type tree struct {
 	digest     uint64 // sum of node hashes, kept up to date by apply
 
 	watches *registry // may be nil (tests of the bare tree)
+	cow     *cowSnap  // set while a snapshot streams (see snapshot_cow.go)
 	limits  treeLimits
 
 	// Scratch state of the command being applied.
@@ -105,20 +107,23 @@ func newTree(limits treeLimits) *tree {
 		ttls:       make(map[string]struct{}),
 		limits:     limits,
 	}
+	// As ZooKeeper's DataTree: empty (not null) data, and the aversion -1
+	// that its setACL(config, READ_ACL_UNSAFE, -1) leaves on the config node.
 	open := t.acls.ref(OpenACL)
-	root := &znode{acl: open}
+	root := &znode{data: []byte{}, acl: open}
 	t.nodes["/"] = root
 	t.digest = nodeHash("/", root) // insert adds the others
 	for _, p := range []string{zkRoot, zkQuota} {
 		t.acls.addRef(open)
-		t.insert(p, &znode{acl: open})
+		t.insert(p, &znode{data: []byte{}, acl: open})
 	}
-	t.insert(zkConfig, &znode{acl: t.acls.ref(ReadACL)})
+	t.insert(zkConfig, &znode{data: []byte{}, aversion: -1, acl: t.acls.ref(ReadACL)})
 	return t
 }
 
 // insert links a node under its parent. It does not touch the parent's stat.
 func (t *tree) insert(path string, n *znode) {
+	t.preserve(path, nil)
 	t.nodes[path] = n
 	parent, name := parentOf(path)
 	p := t.nodes[parent]
@@ -130,6 +135,7 @@ func (t *tree) insert(path string, n *znode) {
 }
 
 func (t *tree) unlink(path string, n *znode) {
+	t.preserve(path, n)
 	delete(t.nodes, path)
 	parent, name := parentOf(path)
 	p := t.nodes[parent]
@@ -166,6 +172,7 @@ func nodeHash(path string, n *znode) uint64 {
 // modify runs f on n, keeping the digest (and, inside a multi, the undo
 // log) right.
 func (t *tree) modify(path string, n *znode, f func(*znode)) {
+	t.preserve(path, n)
 	t.digest -= nodeHash(path, n)
 	if t.undo != nil {
 		old := *n

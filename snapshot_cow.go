@@ -1,0 +1,170 @@
+package coord
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"hash"
+	"hash/crc64"
+	"io"
+
+	"github.com/hashicorp/raft"
+)
+
+// Snapshots stream without stalling writes. Snapshot (on raft's FSM
+// goroutine, between applies) encodes the small parts of the state and
+// marks the tree; Persist then walks the live node map in chunks, holding
+// the read lock only for one chunk at a time, while apply goes on. Apply
+// keeps the state as of the snapshot through copy-on-write: the first time
+// a node that existed at the mark is changed or deleted, its pre-image is
+// kept in an overlay; a node created after the mark is recorded as absent.
+// Persist writes the overlay's version wherever there is one, so the
+// stream is exactly the state at the mark.
+
+// cowSnap is the overlay of a snapshot in progress.
+type cowSnap struct {
+	epoch   uint32
+	overlay map[string]*znode // path -> state at the mark; nil: did not exist; streamedMark: already written
+}
+
+// streamedMark in the overlay means the stream already wrote the node as
+// it was at the mark, so its later changes need no pre-image.
+var streamedMark = &znode{}
+
+var snapEpochs uint32 // guarded by fsm.mu (write lock)
+
+// preserve records path's state at the mark before its first change. n is
+// nil when the path is about to be created.
+func (t *tree) preserve(path string, n *znode) {
+	if t.cow == nil {
+		return
+	}
+	if _, ok := t.cow.overlay[path]; ok {
+		return
+	}
+	if n == nil {
+		t.cow.overlay[path] = nil
+		return
+	}
+	if n.streamed == t.cow.epoch {
+		t.cow.overlay[path] = streamedMark
+		return
+	}
+	c := *n
+	c.children = nil // not part of a snapshot record
+	t.cow.overlay[path] = &c
+}
+
+const snapChunk = 1024 // nodes encoded per read-lock hold
+
+type cowSnapshot struct {
+	f     *fsm
+	t     *tree
+	head  []byte
+	count int
+}
+
+// snapshotCOW marks the tree and returns the streaming snapshot. Called
+// with no apply running.
+func (f *fsm) snapshotCOW() *cowSnapshot {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := f.t
+	snapEpochs++
+	t.cow = &cowSnap{epoch: snapEpochs, overlay: make(map[string]*znode)}
+	return &cowSnapshot{f: f, t: t, head: encodeSnapshotHead(nil, t), count: len(t.nodes)}
+}
+
+type crcWriter struct {
+	w io.Writer
+	h hash.Hash64
+}
+
+func (c crcWriter) Write(p []byte) (int, error) {
+	c.h.Write(p)
+	return c.w.Write(p)
+}
+
+// Persist implements raft.FSMSnapshot.
+func (s *cowSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := s.stream(sink); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *cowSnapshot) stream(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	cw := crcWriter{w: bw, h: crc64.New(crcTable)}
+	if _, err := cw.Write(s.head); err != nil {
+		return err
+	}
+	written := 0
+	seen := make(map[string]bool) // overlay paths already written or skipped
+	var buf []byte
+	cow := s.t.cow
+	emit := func(p string, live *znode) {
+		if pre, ok := cow.overlay[p]; ok {
+			if seen[p] {
+				return
+			}
+			seen[p] = true
+			if pre == nil || pre == streamedMark {
+				return
+			}
+			buf = appendNodeRecord(buf, p, pre)
+			written++
+			return
+		}
+		// Unchanged since the mark. Only this stream writes streamed, and
+		// apply reads it under the write lock, so the read lock suffices.
+		live.streamed = cow.epoch
+		buf = appendNodeRecord(buf, p, live)
+		written++
+	}
+	mu := &s.f.mu
+	mu.RLock()
+	i := 0
+	for p, n := range s.t.nodes {
+		emit(p, n)
+		if i++; i%snapChunk == 0 {
+			mu.RUnlock()
+			if _, err := cw.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+			mu.RLock()
+		}
+	}
+	// Nodes deleted since the mark are only in the overlay.
+	for p, pre := range cow.overlay {
+		if pre != nil && pre != streamedMark && !seen[p] {
+			seen[p] = true
+			buf = appendNodeRecord(buf, p, pre)
+			written++
+		}
+	}
+	mu.RUnlock()
+	if _, err := cw.Write(buf); err != nil {
+		return err
+	}
+	if written != s.count {
+		return errors.New("coord: snapshot wrote a different number of nodes than it marked")
+	}
+	var sum [8]byte
+	binary.LittleEndian.PutUint64(sum[:], cw.h.Sum64())
+	if _, err := bw.Write(sum[:]); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// Release implements raft.FSMSnapshot: apply stops keeping pre-images.
+func (s *cowSnapshot) Release() {
+	s.f.mu.Lock()
+	if s.t.cow != nil {
+		s.t.cow = nil
+	}
+	s.f.mu.Unlock()
+}
