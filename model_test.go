@@ -56,7 +56,7 @@ func newModel(maxData int) *model {
 	m.nodes["/"] = &mNode{acl: OpenACL}
 	m.nodes["/zookeeper"] = &mNode{acl: OpenACL}
 	m.nodes["/zookeeper/quota"] = &mNode{acl: OpenACL}
-	m.nodes["/zookeeper/config"] = &mNode{acl: ReadACL}
+	m.nodes["/zookeeper/config"] = &mNode{acl: ReadACL, aversion: -1} // ZooKeeper's setACL(config, ..., -1)
 	return m
 }
 

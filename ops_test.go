@@ -19,9 +19,12 @@ func TestFreshTree(t *testing.T) {
 	s := newSession(t, n, SessionConfig{})
 	ctx := t.Context()
 
-	// ZooKeeper's root and /zookeeper have zero stats, but their children
-	// were linked without counting creates, so the visible cversion
-	// (2*creates - children) is negative: zkCli shows cversion = -1 for "/".
+	// As in ZooKeeper's DataTree: zero zxids, times and versions, except
+	// that the children of "/" and /zookeeper were linked without counting
+	// creates, so their visible cversion (2*creates - children) is negative
+	// (zkCli shows cversion = -1 for "/"), and /zookeeper/config keeps the
+	// aversion -1 of ZooKeeper's setACL(config, READ_ACL_UNSAFE, -1). Their
+	// data is empty, not null.
 	for _, tc := range []struct {
 		path     string
 		children []string
@@ -31,12 +34,12 @@ func TestFreshTree(t *testing.T) {
 		{"/", []string{"zookeeper"}, Stat{Cversion: -1, NumChildren: 1}, OpenACL},
 		{"/zookeeper", []string{"config", "quota"}, Stat{Cversion: -2, NumChildren: 2}, OpenACL},
 		{"/zookeeper/quota", []string{}, Stat{}, OpenACL},
-		{"/zookeeper/config", []string{}, Stat{}, ReadACL},
+		{"/zookeeper/config", []string{}, Stat{Aversion: -1}, ReadACL},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			data, st, err := s.GetData(ctx, tc.path)
-			if err != nil || len(data) != 0 || st != tc.stat {
-				t.Fatalf("GetData = %q, %+v, %v; want empty, %+v", data, st, err, tc.stat)
+			if err != nil || data == nil || len(data) != 0 || st != tc.stat {
+				t.Fatalf("GetData = %#v, %+v, %v; want empty non-nil data, %+v", data, st, err, tc.stat)
 			}
 			kids, st2, err := s.GetChildren(ctx, tc.path)
 			if err != nil || !slices.Equal(kids, tc.children) || st2 != tc.stat {

@@ -172,6 +172,16 @@ func (c *rpcClient) readLoop() {
 // serveRPC answers one peer's connection.
 func (n *Node) serveRPC(conn net.Conn) {
 	defer conn.Close()
+	// Close the connection when the node stops, so peers learn at once.
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-n.stop:
+			conn.Close()
+		case <-done:
+		}
+	}()
 	r := bufio.NewReaderSize(conn, 64<<10)
 	w := bufio.NewWriterSize(conn, 64<<10)
 	var writeMu sync.Mutex
@@ -208,7 +218,7 @@ func (n *Node) serveRPC(conn net.Conn) {
 		}
 		switch typ {
 		case rpcForward:
-			if !n.isLeader.Load() {
+			if !n.isLeader.Load() || n.stopping() {
 				respond(id, rpcNotLeader, nil)
 				continue
 			}
@@ -263,6 +273,15 @@ func (n *Node) rpcAcceptLoop() {
 		case <-n.stop:
 			return
 		}
+	}
+}
+
+func (n *Node) stopping() bool {
+	select {
+	case <-n.stop:
+		return true
+	default:
+		return false
 	}
 }
 

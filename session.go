@@ -253,6 +253,11 @@ func (s *Session) Close(ctx context.Context) error {
 	if s.State() != StateSyncConnected && s.State() != StateDisconnected {
 		return nil
 	}
+	select {
+	case <-s.done: // moved to another handle: closing this one must not end it
+		return nil
+	default:
+	}
 	r, err := s.n.proposer.propose(ctx, command{kind: opCloseSession, session: s.id})
 	if err != nil {
 		return opErr("close", "", asCode(err))

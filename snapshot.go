@@ -182,6 +182,7 @@ func decodeSnapshot(buf []byte, limits treeLimits) (*tree, error) {
 			t.ttls[p] = struct{}{}
 		}
 	}
+	t.rebuildQuotaIndex()
 	if err := t.checkInvariants(); err != nil {
 		return nil, errors.Join(errBadSnapshot, err)
 	}

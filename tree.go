@@ -70,6 +70,7 @@ type tree struct {
 	watches *registry // may be nil (tests of the bare tree)
 	cow     *cowSnap  // set while a snapshot streams (see snapshot_cow.go)
 	limits  treeLimits
+	quota   quotaState // quota index and counters (quota.go)
 
 	// Scratch state of the command being applied.
 	now      int64
@@ -83,7 +84,8 @@ type tree struct {
 }
 
 type treeLimits struct {
-	maxData int // bytes of data per znode
+	maxData      int  // bytes of data per znode
+	enforceQuota bool // hard quota limits refuse writes (ZooKeeper's zookeeper.enforceQuota)
 }
 
 type firing struct {
@@ -436,10 +438,11 @@ func (t *tree) create(c *command, zxid int64) result {
 	}
 	t.insert(path, n)
 	t.trackKind(path, owner, true)
+	st := n.stat() // as ZooKeeper, before the quota update (which may rewrite a stats node's data)
 	t.updateQuota(path, 1, int64(len(c.data)))
 	t.fire(EventNodeCreated, path, n)
 	t.fire(EventNodeChildrenChanged, parentPath, parent)
-	return result{path: path, stat: n.stat()}
+	return result{path: path, stat: st}
 }
 
 // trackKind keeps the session's ephemeral set and the container and TTL
@@ -552,9 +555,10 @@ func (t *tree) setData(c *command, zxid int64) result {
 		n.mzxid = zxid
 		n.mtime = t.now
 	})
+	st := n.stat() // as ZooKeeper, before the quota update
 	t.updateQuota(c.path, 0, delta)
 	t.fire(EventNodeDataChanged, c.path, n)
-	return result{stat: n.stat()}
+	return result{stat: st}
 }
 
 func (t *tree) setACL(c *command) result {
@@ -683,7 +687,7 @@ func (t *tree) takeSessionChanges() (opened []int64, closed []closedSession) {
 
 // checkInvariants verifies what every applied state must satisfy: parent
 // links, children sets, ephemeral ownership, container/TTL indexes, ACL
-// reference counts and the running digest.
+// reference counts, the running digest and the quota index and stats.
 func (t *tree) checkInvariants() error {
 	var digest uint64
 	refs := make(map[uint32]int64)
@@ -797,7 +801,7 @@ func (t *tree) checkInvariants() error {
 	if len(t.acls.index) != live {
 		return fmt.Errorf("ACL index has %d keys for %d lists", len(t.acls.index), live)
 	}
-	return nil
+	return t.checkQuotaInvariants()
 }
 
 // seqName formats a sequential suffix as ZooKeeper does (%010d of an int32),

@@ -41,7 +41,8 @@ const (
 	outOK outcome = iota
 	outNodeExists
 	outNoNode
-	outUnknown // the call failed without saying whether it took effect
+	outUnknown  // the call failed without saying whether it took effect
+	outNoEffect // the call failed and certainly changed nothing (session expired)
 )
 
 type linOutput struct {
@@ -88,6 +89,8 @@ var znodeModel = porcupine.NondeterministicModel{
 			return nil
 		}
 		switch {
+		case o.res == outNoEffect:
+			return []interface{}{s}
 		case o.res == outUnknown && can:
 			return []interface{}{s, next}
 		case o.res == outUnknown:
@@ -113,6 +116,10 @@ func classify(err error) outcome {
 		return outNodeExists
 	case errors.Is(err, coord.ErrNoNode):
 		return outNoNode
+	case errors.Is(err, coord.ErrSessionExpired):
+		// Apply refuses every write of an expired session, and a session
+		// that expired cannot come back: the write did nothing.
+		return outNoEffect
 	}
 	return outUnknown
 }
@@ -163,7 +170,7 @@ func runClient(e *Ensemble, h *history, client, nops int, until time.Time, seed 
 			continue
 		}
 		in := linInput{key: keys[rng.Intn(len(keys))], kind: opKind(rng.Intn(4)), val: fmt.Sprintf("c%d-%d", client, i)}
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		call := h.now()
 		var err error
 		switch in.kind {
