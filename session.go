@@ -407,6 +407,18 @@ func (t *tracker) due(now time.Time) []int64 {
 	return ids
 }
 
+// detach marks a wire session whose connection is gone: it is no longer
+// heartbeated, and the leader expires it one timeout after this last sign
+// of life unless a client re-attaches it.
+func (s *Session) detach() {
+	s.detached.Store(true)
+	if s.n.isLeader.Load() || s.n.mux == nil {
+		s.n.tracker.touch(s.id, 0, time.Now())
+	} else {
+		go s.n.sendTouches([]int64{s.id})
+	}
+}
+
 // touchLocalSessions heartbeats every attached local session to the
 // leader's tracker, and moves local sessions between SyncConnected and
 // Disconnected as this node gains and loses contact with a leader.

@@ -298,7 +298,7 @@ func (c *zkConn) detach() {
 	if s == nil {
 		return
 	}
-	s.detached.Store(true)
+	s.detach()
 	s.n.watches.removeOwner(s.owner, StateDisconnected, ErrConnectionLoss)
 }
 

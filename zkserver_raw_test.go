@@ -181,7 +181,9 @@ func TestWireDetachedSessionExpires(t *testing.T) {
 	n := startWire(t, nil)
 	obs, _ := wireDialZK(t, n)
 	r := wireDialRaw(t, n.ClientAddr())
-	resp, err := r.connect(zkwire.ConnectRequest{TimeOut: 200, Passwd: make([]byte, 16)})
+	// The raw client never pings: a generous timeout keeps the server's
+	// idle-connection deadline from detaching it early on a loaded machine.
+	resp, err := r.connect(zkwire.ConnectRequest{TimeOut: 1000, Passwd: make([]byte, 16)})
 	wireOK(t, err)
 	wireRawCreate(t, r, "/gone-soon", zkwire.FlagEphemeral)
 	_, _, ch, err := obs.ExistsW("/gone-soon")
