@@ -23,6 +23,7 @@ const (
 	opSetQuota        opKind = 10
 	opDelQuota        opKind = 11
 	opSync            opKind = 12 // a place in the log; changes nothing, takes no zxid
+	opAttachSession   opKind = 13 // a session moves to the proposing node; takes no zxid
 )
 
 // command is one state change. Fields are used according to kind; the
@@ -114,6 +115,8 @@ func encodeCommand(dst []byte, c *command) []byte {
 		}
 	case opCreateSession:
 		dst = binary.AppendVarint(dst, c.ttl)
+		dst = appendBytes(dst, c.passwd)
+	case opAttachSession:
 		dst = appendBytes(dst, c.passwd)
 	case opCloseSession:
 		if c.expire {
@@ -326,6 +329,8 @@ func (d *decoder) command(c *command, depth int) {
 		}
 	case opCreateSession:
 		c.ttl = d.varint()
+		c.passwd = d.bytes()
+	case opAttachSession:
 		c.passwd = d.bytes()
 	case opCloseSession:
 		switch d.byte() {

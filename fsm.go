@@ -43,6 +43,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 	var out []delivery
 	var closed []closedSession
 	var opened []int64
+	var moved []movedSession
 	var timeouts []int32
 	var last uint64
 	f.mu.Lock()
@@ -64,7 +65,8 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 				out = append(out, delivery{&b.entries[i], res[i]})
 			}
 		}
-		o, c := f.t.takeSessionChanges()
+		o, c, mv := f.t.takeSessionChanges()
+		moved = append(moved, mv...)
 		for _, id := range o {
 			opened = append(opened, id)
 			timeouts = append(timeouts, f.t.sessions[id].timeout)
@@ -81,6 +83,11 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 	}
 	for _, c := range closed {
 		f.node.sessionEnded(c.id, c.expired)
+	}
+	for _, m := range moved {
+		if m.from == f.node.tag {
+			f.node.sessionMoved(m.id)
+		}
 	}
 	for _, d := range out {
 		f.node.proposer.deliver(d.e.seq, d.res)

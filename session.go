@@ -2,7 +2,6 @@ package coord
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"slices"
 	"sync"
@@ -98,21 +97,22 @@ func (n *Node) NewSession(ctx context.Context, cfg SessionConfig) (*Session, err
 	s.ids.Store(&ids)
 
 	if cfg.ID != 0 {
-		if err := n.proposer.syncMarker(ctx); err != nil {
+		// Move the session here through the log: from then on apply
+		// refuses writes the session's previous node proposes
+		// (SessionMoved), and that node ends its handle.
+		r, err := n.proposer.propose(ctx, command{kind: opAttachSession, session: cfg.ID, passwd: cfg.Password})
+		if err == nil && r.err != CodeOK {
+			err = r.err
+		}
+		if err != nil {
 			return nil, &OpError{Op: "connect", Err: asCode(err)}
 		}
 		n.fsm.mu.RLock()
-		e, ok := n.fsm.t.sessions[cfg.ID]
 		var timeout int32
-		match := false
-		if ok {
+		if e, ok := n.fsm.t.sessions[cfg.ID]; ok {
 			timeout = e.timeout
-			match = subtle.ConstantTimeCompare(e.passwd, cfg.Password) == 1
 		}
 		n.fsm.mu.RUnlock()
-		if !ok || !match {
-			return nil, &OpError{Op: "connect", Err: ErrSessionExpired}
-		}
 		s.id, s.passwd, s.timeout = cfg.ID, slices.Clone(cfg.Password), time.Duration(timeout)*time.Millisecond
 		// A session can be attached to one place at a time.
 		n.mu.Lock()
@@ -307,6 +307,20 @@ func (s *Session) end(state State, err error, forget bool) {
 			s.n.mu.Unlock()
 		}
 	})
+}
+
+// sessionMoved is called after apply attached a session of this node to
+// another node: the local handle ends with SessionMoved.
+func (n *Node) sessionMoved(id int64) {
+	n.mu.Lock()
+	s := n.sessions[id]
+	if s != nil {
+		delete(n.sessions, id)
+	}
+	n.mu.Unlock()
+	if s != nil {
+		s.end(StateDisconnected, ErrSessionMoved, false)
+	}
 }
 
 // sessionEnded is called after apply closed or expired a session.

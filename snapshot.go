@@ -7,18 +7,18 @@ import (
 	"slices"
 )
 
-// Snapshot format, version 1: magic, version, then the state, then a CRC-64
+// Snapshot format, version 2: magic, version, then the state, then a CRC-64
 // of everything before it.
 //
 //	zxid, digest, now
 //	ACL table: slot count, per slot (refs, list or nothing), free list
-//	sessions (sorted by id): id, timeout, password
+//	sessions (sorted by id): id, timeout, password, owner node tag
 //	nodes: count, per node path, data, stat words, owner, acl slot
 //
 // Ephemeral sets and the container/TTL indexes are derived on restore.
 const (
 	snapMagic   = "COORDSNP"
-	snapVersion = 1
+	snapVersion = 2
 )
 
 var errBadSnapshot = errors.New("coord: corrupt snapshot")
@@ -63,6 +63,7 @@ func encodeSnapshotHead(b []byte, t *tree) []byte {
 		b = binary.AppendVarint(b, id)
 		b = binary.AppendVarint(b, int64(s.timeout))
 		b = appendBytes(b, s.passwd)
+		b = binary.AppendUvarint(b, s.owner)
 	}
 	return binary.AppendUvarint(b, uint64(len(t.nodes)))
 }
@@ -131,7 +132,8 @@ func decodeSnapshot(buf []byte, limits treeLimits) (*tree, error) {
 		id := d.varint()
 		timeout := d.int32()
 		passwd := d.bytes()
-		t.sessions[id] = &sessionEntry{timeout: timeout, passwd: passwd, ephemerals: make(map[string]struct{})}
+		owner := d.uvarint()
+		t.sessions[id] = &sessionEntry{owner: owner, timeout: timeout, passwd: passwd, ephemerals: make(map[string]struct{})}
 	}
 
 	nnodes := d.count(len(d.b))

@@ -1,6 +1,7 @@
 package coord
 
 import (
+	"crypto/subtle"
 	"encoding/binary"
 	"fmt"
 	"hash/crc64"
@@ -41,7 +42,8 @@ func (n *znode) stat() Stat {
 
 // sessionEntry is a session's replicated record.
 type sessionEntry struct {
-	timeout    int32 // ms, as negotiated
+	owner      uint64 // tag of the node the session is attached to
+	timeout    int32  // ms, as negotiated
 	passwd     []byte
 	ephemerals map[string]struct{}
 }
@@ -77,6 +79,8 @@ type tree struct {
 	undo     []func()        // non-nil while a multi records how to roll back
 	fired    []firing        // watch events of the current command, fired on commit
 	unrefs   []uint32        // ACL slots to release on commit
+	origin   uint64          // the proposing node of the command being applied; 0: unknown (tests)
+	moved    []movedSession  // sessions attached elsewhere, for the node to notify
 	closed   []closedSession // sessions ended by apply, for the node to notify
 	opened   []int64         // sessions created by apply, for the leader's tracker
 	strict   bool            // check invariants after every command (tests)
@@ -194,8 +198,10 @@ func (t *tree) applyBatch(b *batch) []result {
 	t.now = b.time
 	res := make([]result, len(b.entries))
 	for i := range b.entries {
+		t.origin = b.entries[i].origin
 		res[i] = t.applyOne(&b.entries[i].cmd)
 	}
+	t.origin = 0
 	return res
 }
 
@@ -203,8 +209,14 @@ func (t *tree) applyBatch(b *batch) []result {
 // succeeds (ZooKeeper logs failed requests as error transactions), changes
 // the tree or returns the ZooKeeper error, and fires the watches.
 func (t *tree) applyOne(c *command) result {
-	if c.kind == opSync {
+	switch c.kind {
+	case opSync:
 		return result{}
+	case opAttachSession:
+		return t.attachSession(c)
+	}
+	if !t.ownedByOrigin(c) {
+		return result{err: CodeSessionMoved} // refused before it could take a zxid
 	}
 	t.zxid++
 	zxid := t.zxid
@@ -642,6 +654,7 @@ func (t *tree) createSession(c *command) result {
 		return result{err: CodeNodeExists}
 	}
 	t.sessions[c.session] = &sessionEntry{
+		owner:      t.origin,
 		timeout:    int32(c.ttl),
 		passwd:     c.passwd,
 		ephemerals: make(map[string]struct{}),
@@ -672,6 +685,37 @@ func (t *tree) closeSession(c *command, zxid int64) result {
 	return result{}
 }
 
+type movedSession struct {
+	id   int64
+	from uint64 // the node that held it
+}
+
+// ownedByOrigin reports whether the command's session is attached to the
+// node that proposed it. A session moved to another node refuses the old
+// node's writes (ZooKeeper's SessionMoved); the leader's expiry and
+// commands of the node itself (session 0) are always allowed.
+func (t *tree) ownedByOrigin(c *command) bool {
+	if t.origin == 0 || c.session == 0 || (c.kind == opCloseSession && c.expire) || c.kind == opCreateSession {
+		return true
+	}
+	s := t.sessions[c.session]
+	return s == nil || s.owner == 0 || s.owner == t.origin
+}
+
+// attachSession moves a session to the proposing node, which has checked
+// the password against this same table; apply checks it again.
+func (t *tree) attachSession(c *command) result {
+	s := t.sessions[c.session]
+	if s == nil || subtle.ConstantTimeCompare(s.passwd, c.passwd) != 1 {
+		return result{err: CodeSessionExpired}
+	}
+	if s.owner != t.origin && s.owner != 0 {
+		t.moved = append(t.moved, movedSession{id: c.session, from: s.owner})
+	}
+	s.owner = t.origin
+	return result{}
+}
+
 type closedSession struct {
 	id      int64
 	expired bool
@@ -679,10 +723,10 @@ type closedSession struct {
 
 // takeSessionChanges returns and forgets the sessions created and ended
 // since the last call.
-func (t *tree) takeSessionChanges() (opened []int64, closed []closedSession) {
-	opened, closed = t.opened, t.closed
-	t.opened, t.closed = nil, nil
-	return opened, closed
+func (t *tree) takeSessionChanges() (opened []int64, closed []closedSession, moved []movedSession) {
+	opened, closed, moved = t.opened, t.closed, t.moved
+	t.opened, t.closed, t.moved = nil, nil, nil
+	return opened, closed, moved
 }
 
 // checkInvariants verifies what every applied state must satisfy: parent

@@ -259,3 +259,41 @@ func TestSessionExpiresWhilePartitioned(t *testing.T) {
 	}
 	e.WaitConverged()
 }
+
+func TestSessionMovesBetweenNodes(t *testing.T) {
+	e := NewEnsemble(t, 3)
+	ctx := context.Background()
+	old, err := e.Node(0).NewSession(ctx, coord.SessionConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Create(ctx, "/mine", nil, coord.Ephemeral, nil); err != nil {
+		t.Fatal(err)
+	}
+	moved, err := e.Node(1).NewSession(ctx, coord.SessionConfig{ID: old.ID(), Password: old.Password()})
+	if err != nil {
+		t.Fatalf("re-attach on another node: %v", err)
+	}
+	select {
+	case <-old.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the old handle was not told the session moved")
+	}
+	if _, err := old.Create(ctx, "/late", nil, coord.Persistent, nil); !errors.Is(err, coord.ErrSessionMoved) {
+		t.Fatalf("write through the old handle: %v, want ErrSessionMoved", err)
+	}
+	eph, err := moved.GetEphemerals(ctx, "/")
+	if err != nil || len(eph) != 1 || eph[0] != "/mine" {
+		t.Fatalf("ephemerals after the move: %v %v", eph, err)
+	}
+	if _, err := moved.Create(ctx, "/from-new-node", nil, coord.Ephemeral, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Node(2).NewSession(ctx, coord.SessionConfig{ID: old.ID(), Password: []byte("wrong password..")}); !errors.Is(err, coord.ErrSessionExpired) {
+		t.Fatalf("re-attach with a wrong password: %v", err)
+	}
+	if err := moved.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.WaitConverged()
+}
