@@ -23,11 +23,19 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/coordkit/coord"
 )
+
+// TB is the part of testing.TB an Ensemble uses; *testing.T and
+// *testing.B satisfy it.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Fatalf(format string, args ...any)
+	Log(args ...any)
+}
 
 // Options tune an ensemble. The zero value is what NewEnsemble uses.
 type Options struct {
@@ -44,7 +52,7 @@ type Options struct {
 
 // Ensemble is a set of coord nodes in one process.
 type Ensemble struct {
-	t    testing.TB
+	t    TB
 	opts Options
 	net  *memNetwork
 
@@ -57,12 +65,12 @@ type Ensemble struct {
 
 // NewEnsemble starts an n-node ensemble and waits until it serves writes on
 // every node. Cleanup closes it.
-func NewEnsemble(t testing.TB, n int) *Ensemble {
+func NewEnsemble(t TB, n int) *Ensemble {
 	return NewEnsembleWith(t, n, Options{})
 }
 
 // NewEnsembleWith is NewEnsemble with options.
-func NewEnsembleWith(t testing.TB, n int, opts Options) *Ensemble {
+func NewEnsembleWith(t TB, n int, opts Options) *Ensemble {
 	t.Helper()
 	if opts.ElectionTimeout == 0 {
 		opts.ElectionTimeout = 50 * time.Millisecond
