@@ -115,6 +115,18 @@ func (m *mux) close() {
 	m.once.Do(func() {
 		close(m.closed)
 		m.l.Close()
+		// Connections routed but not yet taken by their server would
+		// otherwise stay open with nobody reading them.
+		for {
+			select {
+			case c := <-m.raftCh:
+				c.Close()
+			case c := <-m.rpcCh:
+				c.Close()
+			default:
+				return
+			}
+		}
 	})
 }
 

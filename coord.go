@@ -38,6 +38,14 @@ type Config struct {
 	// 1 MiB (ZooKeeper's jute.maxbuffer).
 	MaxDataSize int
 
+	// EnforceQuota makes hard quota limits (countHardLimit and
+	// byteHardLimit in /zookeeper/quota/<path>/zookeeper_limits) refuse
+	// creates and setData with ErrQuotaExceeded, as ZooKeeper's
+	// zookeeper.enforceQuota=true. False (ZooKeeper's default) only keeps
+	// the usage stats up to date. Apply reads it: give every member of an
+	// ensemble the same value.
+	EnforceQuota bool
+
 	// SuperDigest, when set, is a digest id ("super:base64(sha1)", as
 	// ZooKeeper's zookeeper.DigestAuthenticationProvider.superDigest) whose
 	// holder bypasses every ACL check.
@@ -294,7 +302,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		rpcClients: make(map[string]*rpcClient),
 	}
 	n.watches = newRegistry()
-	n.fsm = newFSM(n, treeLimits{maxData: cfg.MaxDataSize})
+	n.fsm = newFSM(n, treeLimits{maxData: cfg.MaxDataSize, enforceQuota: cfg.EnforceQuota})
 	n.tracker = newTracker()
 
 	if err := n.startRaft(); err != nil {

@@ -25,6 +25,7 @@ type fsm struct {
 func newFSM(n *Node, limits treeLimits) *fsm {
 	f := &fsm{node: n, t: newTree(limits), appliedCond: make(chan struct{})}
 	f.t.watches = n.watches
+	f.t.sessionEnding = n.markSessionEnding
 	return f
 }
 
@@ -136,6 +137,7 @@ func (f *fsm) Restore(r io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	t.watches = f.node.watches
+	t.sessionEnding = f.node.markSessionEnding
 	f.t = t
 	f.mu.Unlock()
 	return nil

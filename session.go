@@ -309,6 +309,23 @@ func (s *Session) end(state State, err error, forget bool) {
 	})
 }
 
+// markSessionEnding sets a local session's final state from inside apply,
+// before its ephemerals' deletions fire watches; sessionEnded finishes the
+// job after apply.
+func (n *Node) markSessionEnding(id int64, expired bool) {
+	n.mu.Lock()
+	s := n.sessions[id]
+	n.mu.Unlock()
+	if s == nil {
+		return
+	}
+	if expired {
+		s.state.Store(int32(StateExpired))
+	} else {
+		s.state.Store(int32(StateClosed))
+	}
+}
+
 // sessionMoved is called after apply attached a session of this node to
 // another node: the local handle ends with SessionMoved.
 func (n *Node) sessionMoved(id int64) {

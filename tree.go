@@ -75,16 +75,19 @@ type tree struct {
 	quota   quotaState // quota index and counters (quota.go)
 
 	// Scratch state of the command being applied.
-	now      int64
-	undo     []func()        // non-nil while a multi records how to roll back
-	fired    []firing        // watch events of the current command, fired on commit
-	unrefs   []uint32        // ACL slots to release on commit
-	origin   uint64          // the proposing node of the command being applied; 0: unknown (tests)
-	moved    []movedSession  // sessions attached elsewhere, for the node to notify
-	closed   []closedSession // sessions ended by apply, for the node to notify
-	opened   []int64         // sessions created by apply, for the leader's tracker
-	strict   bool            // check invariants after every command (tests)
-	invError error           // first invariant violation seen in strict mode
+	now    int64
+	undo   []func() // non-nil while a multi records how to roll back
+	fired  []firing // watch events of the current command, fired on commit
+	unrefs []uint32 // ACL slots to release on commit
+	origin uint64   // the proposing node of the command being applied; 0: unknown (tests)
+	// sessionEnding, if set, is told of a session's end inside apply; it
+	// must not block or call back into the tree.
+	sessionEnding func(id int64, expired bool)
+	moved         []movedSession  // sessions attached elsewhere, for the node to notify
+	closed        []closedSession // sessions ended by apply, for the node to notify
+	opened        []int64         // sessions created by apply, for the leader's tracker
+	strict        bool            // check invariants after every command (tests)
+	invError      error           // first invariant violation seen in strict mode
 }
 
 type treeLimits struct {
@@ -669,6 +672,12 @@ func (t *tree) closeSession(c *command, zxid int64) result {
 	s, ok := t.sessions[c.session]
 	if !ok {
 		return result{err: CodeSessionExpired}
+	}
+	if t.sessionEnding != nil {
+		// Let the session's node mark it ended before the deletes below
+		// fire watches: a holder that sees its node go can tell expiry
+		// from someone else's delete.
+		t.sessionEnding(c.session, c.expire)
 	}
 	paths := make([]string, 0, len(s.ephemerals))
 	for p := range s.ephemerals {

@@ -230,6 +230,7 @@ func (e *Ensemble) Restart(i int) {
 	if e.Node(i) != nil {
 		e.Kill(i)
 	}
+	e.net.up(e.peers[i].Addr)
 	if err := e.start(i); err != nil {
 		e.t.Fatalf("coordtest: restart node %d: %v", i, err)
 	}

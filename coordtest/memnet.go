@@ -14,6 +14,7 @@ type memNetwork struct {
 	mu        sync.Mutex
 	listeners map[string]*memListener // guarded by mu
 	group     map[string]int          // guarded by mu: partition group per address
+	isDown    map[string]bool         // guarded by mu: killed nodes
 	conns     []*memConnPair          // guarded by mu
 }
 
@@ -24,7 +25,7 @@ type memConnPair struct {
 }
 
 func newMemNetwork() *memNetwork {
-	return &memNetwork{listeners: make(map[string]*memListener), group: make(map[string]int)}
+	return &memNetwork{listeners: make(map[string]*memListener), group: make(map[string]int), isDown: make(map[string]bool)}
 }
 
 // endpoint is one node's view of the network.
@@ -49,7 +50,7 @@ func (e endpoint) Listen(addr string) (net.Listener, error) {
 func (e endpoint) Dial(ctx context.Context, addr string) (net.Conn, error) {
 	e.net.mu.Lock()
 	l, ok := e.net.listeners[addr]
-	if !ok || e.net.group[e.self] != e.net.group[addr] {
+	if !ok || e.net.group[e.self] != e.net.group[addr] || e.net.isDown[addr] || e.net.isDown[e.self] {
 		e.net.mu.Unlock()
 		return nil, errUnreachable
 	}
@@ -95,9 +96,19 @@ func (n *memNetwork) partition(groups map[string]int) {
 	n.cut(func(a, b string) bool { return groups[a] != groups[b] })
 }
 
-// down cuts every connection of addr (a killed node).
+// down cuts every connection of addr (a killed node) and refuses new ones
+// until up.
 func (n *memNetwork) down(addr string) {
+	n.mu.Lock()
+	n.isDown[addr] = true
+	n.mu.Unlock()
 	n.cut(func(a, b string) bool { return a == addr || b == addr })
+}
+
+func (n *memNetwork) up(addr string) {
+	n.mu.Lock()
+	delete(n.isDown, addr)
+	n.mu.Unlock()
 }
 
 type memListener struct {
