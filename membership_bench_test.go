@@ -201,3 +201,19 @@ func BenchmarkFailoverLAN(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms-to-writes")
 }
+
+// memberlist prefers these NodeAwareTransport methods when present (the
+// embedded NetTransport has them): count them too.
+
+func (t *countingTransport) WriteToAddress(b []byte, addr memberlist.Address) (time.Time, error) {
+	t.sent.Add(int64(len(b)))
+	return t.NetTransport.WriteToAddress(b, addr)
+}
+
+func (t *countingTransport) DialAddressTimeout(addr memberlist.Address, d time.Duration) (net.Conn, error) {
+	c, err := t.NetTransport.DialAddressTimeout(addr, d)
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{c, t.sent}, nil
+}
