@@ -138,6 +138,9 @@ type Config struct {
 	// 8192 and 10240 (hashicorp/raft's defaults).
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
+	// SnapshotInterval is how often the node checks SnapshotThreshold.
+	// Zero means 2 minutes (hashicorp/raft's default).
+	SnapshotInterval time.Duration
 
 	// Storage keeps an in-memory node's raft state across Open calls in one
 	// process, so a "restarted" node comes back with its log. coordtest uses

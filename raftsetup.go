@@ -37,6 +37,9 @@ func (n *Node) startRaft() error {
 	if cfg.SnapshotThreshold > 0 {
 		rc.SnapshotThreshold = cfg.SnapshotThreshold
 	}
+	if cfg.SnapshotInterval > 0 {
+		rc.SnapshotInterval = cfg.SnapshotInterval
+	}
 	if cfg.TrailingLogs > 0 {
 		rc.TrailingLogs = cfg.TrailingLogs
 	}
@@ -46,7 +49,10 @@ func (n *Node) startRaft() error {
 		rc.HeartbeatTimeout = cfg.ElectionTimeout
 		rc.ElectionTimeout = cfg.ElectionTimeout
 		rc.LeaderLeaseTimeout = cfg.ElectionTimeout / 2
-		rc.CommitTimeout = 5 * time.Millisecond
+		// Followers learn of commits on the next append; while idle the
+		// leader sends one after CommitTimeout. Forwarded writes wait for
+		// their node to apply, so keep it short.
+		rc.CommitTimeout = time.Millisecond
 	} else {
 		// A single voter has nobody to wait for: raft's shortest timings
 		// make it leader within a few milliseconds.

@@ -137,12 +137,29 @@ func (s *cowSnapshot) stream(w io.Writer) error {
 			mu.RLock()
 		}
 	}
-	// Nodes deleted since the mark are only in the overlay.
+	mu.RUnlock()
+	if _, err := cw.Write(buf); err != nil {
+		return err
+	}
+	buf = buf[:0]
+	// Nodes deleted since the mark are only in the overlay. Whatever apply
+	// adds to it from now on is a node created after the mark or one
+	// already written, so this walk too may drop the lock between chunks.
+	mu.RLock()
+	i = 0
 	for p, pre := range cow.overlay {
 		if pre != nil && pre != streamedMark && !seen[p] {
 			seen[p] = true
 			buf = appendNodeRecord(buf, p, pre)
 			written++
+		}
+		if i++; i%snapChunk == 0 {
+			mu.RUnlock()
+			if _, err := cw.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+			mu.RLock()
 		}
 	}
 	mu.RUnlock()
