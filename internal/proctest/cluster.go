@@ -325,3 +325,18 @@ func (c *Cluster) Leader(timeout time.Duration) int {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// LaunchNode starts one node process with cfg, outside any Cluster; hook
+// sees its stdout lines as ProcOptions.Hook does.
+func LaunchNode(t testing.TB, name string, cfg NodeConfig, hook func(line string) bool) (*Proc, error) {
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return StartProc(t, ProcOptions{
+		Name: name,
+		Args: []string{"-test.run=^" + HelperTest + "$"},
+		Env:  []string{EnvHelper + "=1", envConfig + "=" + string(js)},
+		Hook: hook,
+	})
+}

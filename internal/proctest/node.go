@@ -71,6 +71,10 @@ type NodeConfig struct {
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
 	LogLevel          slog.Level
+	// Gossip membership instead of (or besides) Peers.
+	GossipAddr      string
+	Join            []string
+	BootstrapExpect int
 }
 
 // MaybeRunNode runs the node process and exits if this process is one
@@ -140,6 +144,9 @@ func runNode() int {
 		TrailingLogs:      cfg.TrailingLogs,
 		MaxClientCnxns:    -1,
 		Logger:            logger,
+		GossipAddr:        cfg.GossipAddr,
+		Join:              cfg.Join,
+		BootstrapExpect:   cfg.BootstrapExpect,
 	})
 	if err != nil {
 		out("FAIL open: %v", err)
