@@ -96,6 +96,9 @@ func fixupACL(acl []ACL, ids []ID) ([]ACL, error) {
 	if len(acl) == 0 {
 		return nil, ErrInvalidACL
 	}
+	if len(acl) == 1 && acl[0].Scheme == "world" && acl[0].ID == "anyone" {
+		return acl, nil // the common case, nothing to expand or dedupe
+	}
 	out := make([]ACL, 0, len(acl))
 	add := func(a ACL) {
 		if !slices.Contains(out, a) {
@@ -217,6 +220,7 @@ type aclTable struct {
 	lists []aclEntry
 	index map[string]uint32 // canonical key -> slot
 	free  []uint32
+	last  uint32 // slot of the list interned last (a cache; any value is safe)
 }
 
 type aclEntry struct {
@@ -244,9 +248,16 @@ func aclKey(acl []ACL) string {
 
 // ref returns the slot of acl, interning it, and takes a reference.
 func (t *aclTable) ref(acl []ACL) uint32 {
+	// Most nodes share a few lists: try the last one first, without
+	// building a key.
+	if i := t.last; int(i) < len(t.lists) && t.lists[i].refs > 0 && slices.Equal(t.lists[i].acl, acl) {
+		t.lists[i].refs++
+		return i
+	}
 	k := aclKey(acl)
 	if i, ok := t.index[k]; ok {
 		t.lists[i].refs++
+		t.last = i
 		return i
 	}
 	e := aclEntry{acl: slices.Clone(acl), key: k, refs: 1}
@@ -260,6 +271,7 @@ func (t *aclTable) ref(acl []ACL) uint32 {
 		t.lists = append(t.lists, e)
 	}
 	t.index[k] = i
+	t.last = i
 	return i
 }
 

@@ -61,6 +61,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 			continue
 		}
 		res := f.t.applyBatch(&b)
+		if out == nil {
+			out = make([]delivery, 0, len(b.entries))
+		}
 		for i := range b.entries {
 			if b.entries[i].origin == f.node.tag {
 				out = append(out, delivery{&b.entries[i], res[i]})

@@ -187,6 +187,7 @@ func (p *proposer) run() {
 	max := p.n.cfg.MaxBatch
 	batchBuf := make([]*proposal, 0, max)
 	var enc []byte
+	var entries []entry
 	for {
 		// Group commit: while maxInflight entries are on their way,
 		// commands pile up in the queue and the next entry carries them all.
@@ -213,7 +214,8 @@ func (p *proposer) run() {
 				break drain
 			}
 		}
-		b := batch{time: time.Now().UnixMilli(), entries: make([]entry, 0, len(props))}
+		// The batch is only encoded, so its entries can be reused.
+		b := batch{time: time.Now().UnixMilli(), entries: entries[:0]}
 		seqs := make([]uint64, 0, len(props))
 		for _, pr := range props {
 			seqs = append(seqs, pr.seq)
@@ -224,6 +226,8 @@ func (p *proposer) run() {
 			b.entries = append(b.entries, e)
 		}
 		enc = encodeBatch(enc[:0], &b)
+		entries = b.entries
+		clear(entries) // drop references to the commands' data
 		data := make([]byte, len(enc))
 		copy(data, enc)
 		in := inflight{seqs: seqs, wait: p.dispatch(data)}
