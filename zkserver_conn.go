@@ -217,7 +217,16 @@ func (c *zkConn) handshake(frame []byte) *Session {
 			"session", req.SessionID, "clientZxid", req.LastZxidSeen, "ourZxid", last)
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, zkHandshakeTimeout)
+	// A node out of touch with a leader cannot open or move a session:
+	// close at once, as ZooKeeper does without a quorum, so the client
+	// tries another server instead of waiting.
+	if !n.connected(time.Now()) {
+		n.log.Info("wire client refused: no quorum", "remote", c.remote)
+		return nil
+	}
+	// Long enough to ride out an election, short enough that a client of a
+	// node that has just lost its quorum moves on soon.
+	ctx, cancel := context.WithTimeout(c.ctx, min(zkHandshakeTimeout, 2*n.cfg.ElectionTimeout+time.Second))
 	defer cancel()
 	cfg := SessionConfig{ClientIP: c.ip}
 	if req.SessionID == 0 {

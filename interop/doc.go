@@ -1,12 +1,21 @@
-// Package interop holds differential tests that run the same ZooKeeper
-// client scenarios against a real Apache ZooKeeper server and against
-// coord's ZooKeeper wire server, and compare the normalized outcomes.
+// Package interop tests coord against the programs its users already run.
 //
-// The package has no non-test code beyond this comment. Run
+//   - TestDifferential runs the same ZooKeeper client scenarios against a
+//     real Apache ZooKeeper 3.8 server and against coord's wire server and
+//     compares the normalized outcomes (TestDumpRealZooKeeper and
+//     TestDumpCoord print the transcripts).
+//   - TestGoZKCoorddEnsemble drives a three-process coordd ensemble with
+//     go-zookeeper/zk, killing the leader with SIGKILL.
+//   - TestZkCliCoordd drives Apache ZooKeeper's own zkCli.sh against coordd
+//     and checks its output against transcripts recorded from ZooKeeper.
+//   - TestKazooRecipesSurviveLeaderKill runs Python kazoo's Lock and
+//     Election recipes from two processes against a three-process coordd
+//     ensemble while its leader is killed.
+//   - BenchmarkZKServers compares coordd with ZooKeeper 3.8, standalone and
+//     three nodes, with the same go-zookeeper client program.
 //
-//	go test ./interop/ -run TestDifferential -v
-//	go test ./interop/ -run TestDumpRealZooKeeper -v
-//
-// Real ZooKeeper is found through ZOOKEEPER_HOME (or the Debian layout,
-// /usr/share/zookeeper); without it the tests skip, unless CI=true.
+// The package has no non-test code beyond this comment. It needs Java and
+// the Debian packages zookeeper (ZOOKEEPER_HOME, or /usr/share/zookeeper)
+// and python3-kazoo; tests that need a missing program skip with a message,
+// and fail instead when CI=true. .ci/run installs them.
 package interop
