@@ -185,10 +185,11 @@ type Node struct {
 	sessions map[int64]*Session // local sessions; guarded by mu
 	closed   bool               // guarded by mu
 
-	isLeader atomic.Bool
-	tracker  *tracker
-	stop     chan struct{}
-	wg       sync.WaitGroup
+	isLeader    atomic.Bool
+	lastInTouch atomic.Int64 // unix ns when this node last had a leader
+	tracker     *tracker
+	stop        chan struct{}
+	wg          sync.WaitGroup
 
 	members *membership // nil without gossip
 
@@ -313,6 +314,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.proposer = newProposer(n)
 
+	n.lastInTouch.Store(time.Now().UnixNano())
 	n.wg.Add(3)
 	go n.watchLeadership(n.notify)
 	go n.proposer.run()

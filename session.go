@@ -455,6 +455,9 @@ func (s *Session) detach() {
 // Disconnected as this node gains and loses contact with a leader.
 func (n *Node) touchLocalSessions(now time.Time) {
 	connected := n.connected(now)
+	if connected {
+		n.lastInTouch.Store(now.UnixNano())
+	}
 	n.mu.Lock()
 	live := make([]*Session, 0, len(n.sessions))
 	for _, s := range n.sessions {
@@ -487,6 +490,16 @@ func (n *Node) touchLocalSessions(now time.Time) {
 	if connected {
 		go n.sendTouches(ids)
 	}
+}
+
+// outOfTouch reports whether this node has been without a leader for
+// longer than an election takes: it has lost its quorum, not just its
+// leader.
+func (n *Node) outOfTouch(now time.Time) bool {
+	if n.connected(now) {
+		return false
+	}
+	return now.Sub(time.Unix(0, n.lastInTouch.Load())) > 2*n.cfg.ElectionTimeout
 }
 
 // connected reports whether this node is in touch with a leader: it leads,

@@ -211,22 +211,28 @@ func (c *zkConn) handshake(frame []byte) *Session {
 	}
 	// A client must never go back in time: ZooKeeper refuses (by closing)
 	// a client that has seen a newer zxid than this server has applied, so
-	// it tries another server.
-	if last := n.LastZxid(); req.LastZxidSeen > last {
-		n.log.Info("wire client refused: it has seen a newer zxid", "remote", c.remote,
-			"session", req.SessionID, "clientZxid", req.LastZxidSeen, "ourZxid", last)
-		return nil
+	// it tries another server. A follower that is merely behind (its leader
+	// just died with the last commit unannounced) catches up first.
+	if req.LastZxidSeen > n.LastZxid() {
+		ctx, cancel := context.WithTimeout(c.ctx, 2*n.cfg.ElectionTimeout)
+		_ = n.proposer.syncMarker(ctx)
+		cancel()
+		if last := n.LastZxid(); req.LastZxidSeen > last {
+			n.log.Info("wire client refused: it has seen a newer zxid", "remote", c.remote,
+				"session", req.SessionID, "clientZxid", req.LastZxidSeen, "ourZxid", last)
+			return nil
+		}
 	}
-	// A node out of touch with a leader cannot open or move a session:
-	// close at once, as ZooKeeper does without a quorum, so the client
-	// tries another server instead of waiting.
-	if !n.connected(time.Now()) {
+	// A node that has lost its quorum cannot open or move a session: close
+	// at once, as ZooKeeper does, so the client tries another server. (A
+	// node in the middle of an election waits for its outcome below.)
+	if n.outOfTouch(time.Now()) {
 		n.log.Info("wire client refused: no quorum", "remote", c.remote)
 		return nil
 	}
 	// Long enough to ride out an election, short enough that a client of a
 	// node that has just lost its quorum moves on soon.
-	ctx, cancel := context.WithTimeout(c.ctx, min(zkHandshakeTimeout, 2*n.cfg.ElectionTimeout+time.Second))
+	ctx, cancel := context.WithTimeout(c.ctx, min(zkHandshakeTimeout, 2*n.cfg.ElectionTimeout))
 	defer cancel()
 	cfg := SessionConfig{ClientIP: c.ip}
 	if req.SessionID == 0 {
