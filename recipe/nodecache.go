@@ -17,19 +17,15 @@ import (
 //
 // Reads (Get) may run from any goroutine.
 type NodeCache struct {
+	cacheLife // the watch (w), changed, done, stopped, why it stopped
+
 	c    conn
 	path string
-	w    *coord.PersistentWatch
 
 	mu     sync.RWMutex
 	data   []byte     // guarded by mu
 	stat   coord.Stat // guarded by mu
 	exists bool       // guarded by mu
-	err    error      // guarded by mu: why the cache stopped
-
-	changed broadcast
-	done    chan struct{}
-	stopped chan struct{}
 }
 
 // NewNodeCache starts a cache of the node at path for session s and
@@ -43,15 +39,10 @@ func newNodeCache(ctx context.Context, c conn, path string) (*NodeCache, error) 
 	if err != nil {
 		return nil, err
 	}
-	nc := &NodeCache{c: c, path: path, w: w, done: make(chan struct{}), stopped: make(chan struct{})}
+	nc := &NodeCache{c: c, path: path}
+	nc.init(w)
 	if err := nc.refresh(ctx); err != nil {
-		rctx, cancel := detached(ctx, c)
-		_ = w.Remove(rctx)
-		cancel()
-		go func() {
-			for range w.Events() {
-			}
-		}()
+		nc.abandon(ctx, c)
 		return nil, err
 	}
 	go nc.run()
@@ -76,44 +67,11 @@ func (nc *NodeCache) refresh(ctx context.Context) error {
 func (nc *NodeCache) run() {
 	defer close(nc.stopped)
 	dirty := false
-	events := nc.w.Events()
-	// handle notes an event; false means the cache stops.
-	handle := func(ev coord.Event, ok bool) bool {
-		switch {
-		case !ok:
-			nc.stop(sessionErr(nc.c))
-		case ev.Type == coord.EventNotWatching:
-			nc.stop(ev.Err)
-		case ev.Type == coord.EventPersistentWatchRemoved:
-			nc.stop(ErrReleased)
-		default:
-			dirty = true
-			return true
-		}
-		return false
-	}
 	var retry <-chan time.Time
 	attempt := 0
 	for {
-		if !dirty || retry != nil {
-			select {
-			case ev, ok := <-events:
-				if !handle(ev, ok) {
-					return
-				}
-			case <-retry:
-				retry = nil
-			}
-		}
-		for drained := false; !drained; { // take what is already queued
-			select {
-			case ev, ok := <-events:
-				if !handle(ev, ok) {
-					return
-				}
-			default:
-				drained = true
-			}
+		if !nc.awaitEvents(nc.c, dirty, &retry, func(coord.Event) { dirty = true }) {
+			return
 		}
 		if retry != nil {
 			continue
@@ -124,25 +82,12 @@ func (nc *NodeCache) run() {
 				return
 			}
 			attempt++
-			retry = time.After(time.Duration(1<<min(attempt, 7)) * 5 * time.Millisecond)
+			retry = retryAfter(attempt)
 			continue
 		}
 		attempt, dirty = 0, false
 		nc.changed.notify()
 	}
-}
-
-func (nc *NodeCache) stop(err error) {
-	if err == nil {
-		err = coord.ErrClosed
-	}
-	nc.mu.Lock()
-	if nc.err == nil {
-		nc.err = err
-	}
-	nc.mu.Unlock()
-	close(nc.done)
-	nc.changed.notify()
 }
 
 // Get returns the node's data (the caller's copy) and Stat; ok is false
@@ -155,17 +100,7 @@ func (nc *NodeCache) Get() (data []byte, st coord.Stat, ok bool) {
 
 // Updated returns a channel closed at the cache's next change (or when it
 // stops). Take it before calling Get, then wait on it.
-func (nc *NodeCache) Updated() <-chan struct{} {
-	ch := nc.changed.wait()
-	select {
-	case <-nc.done:
-		c := make(chan struct{})
-		close(c)
-		return c
-	default:
-		return ch
-	}
-}
+func (nc *NodeCache) Updated() <-chan struct{} { return nc.updated() }
 
 // Done is closed when the cache stops updating: after Close, or when the
 // session ends. The last state stays readable.
@@ -173,27 +108,9 @@ func (nc *NodeCache) Done() <-chan struct{} { return nc.done }
 
 // Err returns nil while the cache runs, then why it stopped (see
 // TreeCache.Err).
-func (nc *NodeCache) Err() error {
-	nc.mu.RLock()
-	defer nc.mu.RUnlock()
-	return nc.err
-}
+func (nc *NodeCache) Err() error { return nc.stopErr() }
 
 // Close stops the cache by removing its watch. Since coord removes watches
 // by session, path and type, this also ends any other persistent
 // (non-recursive) watch the session holds on the same path.
-func (nc *NodeCache) Close(ctx context.Context) error {
-	err := nc.w.Remove(ctx)
-	if errors.Is(err, coord.ErrNoWatcher) || sessionGone(err) {
-		err = nil
-	}
-	if err != nil {
-		return err
-	}
-	select {
-	case <-nc.stopped:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return nil
-}
+func (nc *NodeCache) Close(ctx context.Context) error { return nc.closeWatch(ctx) }

@@ -28,18 +28,14 @@ type CachedNode struct {
 //
 // Reads (Get, Children, Paths) may run from any goroutine.
 type TreeCache struct {
+	cacheLife // the watch (w), changed, done, stopped, why it stopped
+
 	c    conn
 	root string
-	w    *coord.PersistentWatch
 
 	mu    sync.RWMutex
 	nodes map[string]*cacheEntry // guarded by mu
 	zxid  int64                  // guarded by mu: the last event applied
-	err   error                  // guarded by mu: why the cache stopped
-
-	changed broadcast
-	done    chan struct{}
-	stopped chan struct{}
 }
 
 type cacheEntry struct {
@@ -60,16 +56,10 @@ func newTreeCache(ctx context.Context, c conn, root string) (*TreeCache, error) 
 	if err != nil {
 		return nil, err
 	}
-	tc := &TreeCache{c: c, root: root, w: w, nodes: map[string]*cacheEntry{},
-		done: make(chan struct{}), stopped: make(chan struct{})}
+	tc := &TreeCache{c: c, root: root, nodes: map[string]*cacheEntry{}}
+	tc.init(w)
 	if err := tc.load(ctx, root); err != nil {
-		rctx, cancel := detached(ctx, c)
-		_ = w.Remove(rctx)
-		cancel()
-		go func() {
-			for range w.Events() {
-			}
-		}()
+		tc.abandon(ctx, c)
 		return nil, err
 	}
 	go tc.run()
@@ -157,13 +147,8 @@ func (tc *TreeCache) removeLocked(p string) {
 func (tc *TreeCache) run() {
 	defer close(tc.stopped)
 	q := &refreshQueue{}
-	events := tc.w.Events()
-	// handle queues the paths an event names; false means the cache stops.
-	handle := func(ev coord.Event, ok bool) bool {
-		if !ok {
-			tc.stop(sessionErr(tc.c))
-			return false
-		}
+	// note queues the paths an event names.
+	note := func(ev coord.Event) {
 		switch ev.Type {
 		case coord.EventNodeCreated, coord.EventNodeDeleted:
 			q.add(ev.Path, ev.Zxid)
@@ -172,37 +157,13 @@ func (tc *TreeCache) run() {
 			}
 		case coord.EventNodeDataChanged:
 			q.add(ev.Path, ev.Zxid)
-		case coord.EventNotWatching:
-			tc.stop(ev.Err)
-			return false
-		case coord.EventPersistentWatchRemoved:
-			tc.stop(ErrReleased)
-			return false
 		}
-		return true
 	}
 	var retry <-chan time.Time
 	attempt := 0
 	for {
-		if q.empty() || retry != nil {
-			select {
-			case ev, ok := <-events:
-				if !handle(ev, ok) {
-					return
-				}
-			case <-retry:
-				retry = nil
-			}
-		}
-		for drained := false; !drained; { // take what is already queued
-			select {
-			case ev, ok := <-events:
-				if !handle(ev, ok) {
-					return
-				}
-			default:
-				drained = true
-			}
+		if !tc.awaitEvents(tc.c, !q.empty(), &retry, note) {
+			return
 		}
 		if retry != nil {
 			continue
@@ -215,7 +176,7 @@ func (tc *TreeCache) run() {
 					return
 				}
 				attempt++
-				retry = time.After(time.Duration(1<<min(attempt, 7)) * 5 * time.Millisecond)
+				retry = retryAfter(attempt)
 				break
 			}
 			attempt = 0
@@ -245,19 +206,6 @@ func (q *refreshQueue) add(p string, z int64) {
 func (q *refreshQueue) empty() bool           { return len(q.paths) == 0 }
 func (q *refreshQueue) peek() (string, int64) { return q.paths[0], q.zxids[0] }
 func (q *refreshQueue) pop()                  { q.paths, q.zxids = q.paths[1:], q.zxids[1:] }
-
-func (tc *TreeCache) stop(err error) {
-	if err == nil {
-		err = coord.ErrClosed
-	}
-	tc.mu.Lock()
-	if tc.err == nil {
-		tc.err = err
-	}
-	tc.mu.Unlock()
-	close(tc.done)
-	tc.changed.notify()
-}
 
 // Get returns the cached node at p.
 func (tc *TreeCache) Get(p string) (CachedNode, bool) {
@@ -314,17 +262,7 @@ func (tc *TreeCache) Zxid() int64 {
 //		if n, ok := tc.Get("/app/x"); ok { ... }
 //		<-ch
 //	}
-func (tc *TreeCache) Updated() <-chan struct{} {
-	ch := tc.changed.wait()
-	select {
-	case <-tc.done:
-		c := make(chan struct{})
-		close(c)
-		return c
-	default:
-		return ch
-	}
-}
+func (tc *TreeCache) Updated() <-chan struct{} { return tc.updated() }
 
 // Done is closed when the cache stops updating: after Close, or when the
 // session ends. The cached data stays readable.
@@ -332,30 +270,12 @@ func (tc *TreeCache) Done() <-chan struct{} { return tc.done }
 
 // Err returns nil while the cache runs, then why it stopped: ErrReleased
 // after Close, or the session's end (coord.ErrSessionExpired, ErrClosed).
-func (tc *TreeCache) Err() error {
-	tc.mu.RLock()
-	defer tc.mu.RUnlock()
-	return tc.err
-}
+func (tc *TreeCache) Err() error { return tc.stopErr() }
 
 // Close stops the cache by removing its watch. Since coord removes watches
 // by session, path and type, this also ends any other persistent-recursive
 // watch the session holds on the same root.
-func (tc *TreeCache) Close(ctx context.Context) error {
-	err := tc.w.Remove(ctx)
-	if errors.Is(err, coord.ErrNoWatcher) || sessionGone(err) {
-		err = nil
-	}
-	if err != nil {
-		return err
-	}
-	select {
-	case <-tc.stopped:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return nil
-}
+func (tc *TreeCache) Close(ctx context.Context) error { return tc.closeWatch(ctx) }
 
 func parentPath(p string) string {
 	i := strings.LastIndexByte(p, '/')

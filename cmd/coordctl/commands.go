@@ -31,6 +31,57 @@ func parseWith(p *optParser, args []string) (*cmdLine, error) {
 	return cl, nil
 }
 
+// parseArgs parses the command's words with p and requires at least want of
+// them (its name, args[0], included): fewer is the usage error.
+func (c *command) parseArgs(p *optParser, args []string, want int) (*cmdLine, error) {
+	cl, err := parseWith(p, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(cl.args) < want {
+		return nil, c.usageErr(args[0])
+	}
+	return cl, nil
+}
+
+// parsePath is parseArgs for a command whose first argument is a path: it
+// also returns that path, validated.
+func (c *command) parsePath(p *optParser, args []string) (*cmdLine, string, error) {
+	cl, err := c.parseArgs(p, args, 2)
+	if err != nil {
+		return nil, "", err
+	}
+	path := cl.args[1]
+	if err := validatePath(path); err != nil {
+		return nil, "", err
+	}
+	return cl, path, nil
+}
+
+// parseWatchedPath is parsePath for a command that also takes the 3.4 form
+// "cmd path watch" (see retainWatchCompat), with its deprecation notice.
+func (c *command) parseWatchedPath(s *shell, p *optParser, args []string, notice string) (*cmdLine, string, error) {
+	cl, err := c.parseArgs(p, args, 2)
+	if err != nil {
+		return nil, "", err
+	}
+	if cl, err = retainWatchCompat(s, p, args, cl, notice); err != nil {
+		return nil, "", err
+	}
+	path := cl.args[1]
+	if err := validatePath(path); err != nil {
+		return nil, "", err
+	}
+	return cl, path, nil
+}
+
+// printStatIf prints st when the command line has -s.
+func (s *shell) printStatIf(cl *cmdLine, st zkwire.Stat) {
+	if cl.has("s") {
+		printStat(s.out, st)
+	}
+}
+
 var commands map[string]*command
 
 func init() {
@@ -119,12 +170,9 @@ func (s *shell) list(path string, watch, withStat bool) error {
 
 // cmdLs2 is ZooKeeper 3.4's "ls2 path [watch]": children and stat.
 func cmdLs2(c *command, s *shell, args []string) error {
-	cl, err := parseWith(&optParser{}, args)
+	cl, err := c.parseArgs(&optParser{}, args, 2)
 	if err != nil {
 		return err
-	}
-	if len(cl.args) < 2 {
-		return c.usageErr("ls2")
 	}
 	return s.list(cl.args[1], len(cl.args) > 2, true)
 }
@@ -176,19 +224,9 @@ func joinPath(parent, child string) string {
 }
 
 func cmdGet(c *command, s *shell, args []string) error {
-	p := &optParser{specs: []optSpec{{"s", false, "stats"}, {"w", false, "watch"}}}
-	cl, err := parseWith(p, args)
+	cl, path, err := c.parseWatchedPath(s, &optParser{specs: []optSpec{{"s", false, "stats"}, {"w", false, "watch"}}}, args,
+		"'get path [watch]' has been deprecated. Please use 'get [-s] [-w] path' instead.")
 	if err != nil {
-		return err
-	}
-	if len(cl.args) < 2 {
-		return c.usageErr("get")
-	}
-	if cl, err = retainWatchCompat(s, p, args, cl, "'get path [watch]' has been deprecated. Please use 'get [-s] [-w] path' instead."); err != nil {
-		return err
-	}
-	path := cl.args[1]
-	if err := validatePath(path); err != nil {
 		return err
 	}
 	data, st, err := s.zk.Get(path, cl.has("w"))
@@ -200,9 +238,7 @@ func cmdGet(c *command, s *shell, args []string) error {
 	} else {
 		fmt.Fprintln(s.out, javaString(data))
 	}
-	if cl.has("s") {
-		printStat(s.out, st)
-	}
+	s.printStatIf(cl, st)
 	return nil
 }
 
@@ -219,12 +255,9 @@ func parseVersion(cl *cmdLine) (int32, error) {
 }
 
 func cmdSet(c *command, s *shell, args []string) error {
-	cl, err := parseWith(&optParser{specs: []optSpec{{"s", false, "stats"}, {"v", true, "version"}}}, args)
+	cl, err := c.parseArgs(&optParser{specs: []optSpec{{"s", false, "stats"}, {"v", true, "version"}}}, args, 3)
 	if err != nil {
 		return err
-	}
-	if len(cl.args) < 3 {
-		return c.usageErr("set")
 	}
 	path := cl.args[1]
 	version, err := parseVersion(cl)
@@ -238,9 +271,7 @@ func cmdSet(c *command, s *shell, args []string) error {
 	if err != nil {
 		return wrapErr(err)
 	}
-	if cl.has("s") {
-		printStat(s.out, st)
-	}
+	s.printStatIf(cl, st)
 	return nil
 }
 
@@ -248,12 +279,9 @@ func cmdSet(c *command, s *shell, args []string) error {
 const maxTTL = 1<<40 - 1
 
 func cmdCreate(c *command, s *shell, args []string) error {
-	cl, err := parseWith(&optParser{specs: []optSpec{{"e", false, "ephemeral"}, {"s", false, "sequential"}, {"c", false, "container"}, {"t", true, "ttl"}}}, args)
+	cl, err := c.parseArgs(&optParser{specs: []optSpec{{"e", false, "ephemeral"}, {"s", false, "sequential"}, {"c", false, "container"}, {"t", true, "ttl"}}}, args, 2)
 	if err != nil {
 		return err
-	}
-	if len(cl.args) < 2 {
-		return c.usageErr("create")
 	}
 	hasE, hasS, hasC, hasT := cl.has("e"), cl.has("s"), cl.has("c"), cl.has("t")
 	if hasC && (hasE || hasS) {
@@ -326,13 +354,9 @@ func cmdCreate(c *command, s *shell, args []string) error {
 }
 
 func cmdDelete(c *command, s *shell, args []string) error {
-	p := &optParser{specs: []optSpec{{"v", true, "version"}}}
-	cl, err := parseWith(p, args)
+	cl, err := c.parseArgs(&optParser{specs: []optSpec{{"v", true, "version"}}}, args, 2)
 	if err != nil {
 		return err
-	}
-	if len(cl.args) < 2 {
-		return c.usageErr("delete")
 	}
 	if len(cl.args) > 2 {
 		// zkCli warns about "delete path version" and then ignores the version.
@@ -353,12 +377,9 @@ func cmdDelete(c *command, s *shell, args []string) error {
 // subtree listed breadth-first and deleted leaves first in multis of at
 // most -b ops.
 func cmdDeleteAll(c *command, s *shell, args []string) error {
-	cl, err := parseWith(&optParser{specs: []optSpec{{"b", true, "batch size"}}}, args)
+	cl, err := c.parseArgs(&optParser{specs: []optSpec{{"b", true, "batch size"}}}, args, 2)
 	if err != nil {
 		return err
-	}
-	if len(cl.args) < 2 {
-		return c.usageErr(args[0])
 	}
 	batch := 1000
 	if cl.has("b") {
@@ -407,19 +428,9 @@ func (s *shell) listBFS(root string) ([]string, error) {
 }
 
 func cmdStat(c *command, s *shell, args []string) error {
-	p := &optParser{specs: []optSpec{{"w", false, "watch"}}}
-	cl, err := parseWith(p, args)
+	cl, path, err := c.parseWatchedPath(s, &optParser{specs: []optSpec{{"w", false, "watch"}}}, args,
+		"'stat path [watch]' has been deprecated. Please use 'stat [-w] path' instead.")
 	if err != nil {
-		return err
-	}
-	if len(cl.args) < 2 {
-		return c.usageErr("stat")
-	}
-	if cl, err = retainWatchCompat(s, p, args, cl, "'stat path [watch]' has been deprecated. Please use 'stat [-w] path' instead."); err != nil {
-		return err
-	}
-	path := cl.args[1]
-	if err := validatePath(path); err != nil {
 		return err
 	}
 	st, ok, err := s.zk.Exists(path, cl.has("w"))
@@ -434,15 +445,8 @@ func cmdStat(c *command, s *shell, args []string) error {
 }
 
 func cmdGetACL(c *command, s *shell, args []string) error {
-	cl, err := parseWith(&optParser{specs: []optSpec{{"s", false, "stats"}}}, args)
+	cl, path, err := c.parsePath(&optParser{specs: []optSpec{{"s", false, "stats"}}}, args)
 	if err != nil {
-		return err
-	}
-	if len(cl.args) < 2 {
-		return c.usageErr("getAcl")
-	}
-	path := cl.args[1]
-	if err := validatePath(path); err != nil {
 		return err
 	}
 	acl, st, err := s.zk.GetACL(path)
@@ -450,19 +454,14 @@ func cmdGetACL(c *command, s *shell, args []string) error {
 		return wrapErr(err)
 	}
 	printACL(s.out, acl)
-	if cl.has("s") {
-		printStat(s.out, st)
-	}
+	s.printStatIf(cl, st)
 	return nil
 }
 
 func cmdSetACL(c *command, s *shell, args []string) error {
-	cl, err := parseWith(&optParser{specs: []optSpec{{"s", false, "stats"}, {"v", true, "version"}, {"R", false, "recursive"}}}, args)
+	cl, err := c.parseArgs(&optParser{specs: []optSpec{{"s", false, "stats"}, {"v", true, "version"}, {"R", false, "recursive"}}}, args, 3)
 	if err != nil {
 		return err
-	}
-	if len(cl.args) < 3 {
-		return c.usageErr("setAcl")
 	}
 	path := cl.args[1]
 	acl := parseACL(s.errw, cl.args[2])
@@ -487,19 +486,14 @@ func cmdSetACL(c *command, s *shell, args []string) error {
 	if err != nil {
 		return wrapErr(err)
 	}
-	if cl.has("s") {
-		printStat(s.out, st)
-	}
+	s.printStatIf(cl, st)
 	return nil
 }
 
 func cmdAddAuth(c *command, s *shell, args []string) error {
-	cl, err := parseWith(&optParser{}, args)
+	cl, err := c.parseArgs(&optParser{}, args, 2)
 	if err != nil {
 		return err
-	}
-	if len(cl.args) < 2 {
-		return c.usageErr("addauth")
 	}
 	var auth []byte
 	if len(cl.args) >= 3 {
@@ -515,15 +509,8 @@ func cmdAddAuth(c *command, s *shell, args []string) error {
 }
 
 func cmdSync(c *command, s *shell, args []string) error {
-	cl, err := parseWith(&optParser{}, args)
+	_, path, err := c.parsePath(&optParser{}, args)
 	if err != nil {
-		return err
-	}
-	if len(cl.args) < 2 {
-		return c.usageErr("sync")
-	}
-	path := cl.args[1]
-	if err := validatePath(path); err != nil {
 		return err
 	}
 	if _, err := s.zk.Sync(path); err != nil {
@@ -565,15 +552,12 @@ func cmdAddWatch(c *command, s *shell, args []string) error {
 }
 
 func cmdRemoveWatches(c *command, s *shell, args []string) error {
-	cl, err := parseWith(&optParser{specs: []optSpec{
+	cl, path, err := c.parsePath(&optParser{specs: []optSpec{
 		{"c", false, "child watcher type"}, {"d", false, "data watcher type"},
 		{"a", false, "any watcher type"}, {"l", false, "remove locally when there is no server connection"},
 	}}, args)
 	if err != nil {
 		return err
-	}
-	if len(cl.args) < 2 {
-		return c.usageErr("removewatches")
 	}
 	typ := zkwire.WatcherAny
 	switch {
@@ -581,10 +565,6 @@ func cmdRemoveWatches(c *command, s *shell, args []string) error {
 		typ = zkwire.WatcherChildren
 	case cl.has("d"):
 		typ = zkwire.WatcherData
-	}
-	path := cl.args[1]
-	if err := validatePath(path); err != nil {
-		return err
 	}
 	return wrapErr(s.zk.RemoveWatches(path, typ, cl.has("l")))
 }
@@ -612,15 +592,8 @@ func cmdGetEphemerals(c *command, s *shell, args []string) error {
 }
 
 func cmdGetAllChildrenNumber(c *command, s *shell, args []string) error {
-	cl, err := parseWith(&optParser{}, args)
+	_, path, err := c.parsePath(&optParser{}, args)
 	if err != nil {
-		return err
-	}
-	if len(cl.args) < 2 {
-		return c.usageErr("getAllChildrenNumber")
-	}
-	path := cl.args[1]
-	if err := validatePath(path); err != nil {
 		return err
 	}
 	n, err := s.zk.GetAllChildrenNumber(path)

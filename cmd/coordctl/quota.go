@@ -19,12 +19,9 @@ var quotaOpts = []optSpec{
 }
 
 func cmdSetQuota(c *command, s *shell, args []string) error {
-	cl, err := parseWith(&optParser{specs: quotaOpts, group: []string{"n", "b", "N", "B"}, groupRequired: true}, args)
+	cl, err := c.parseArgs(&optParser{specs: quotaOpts, group: []string{"n", "b", "N", "B"}, groupRequired: true}, args, 2)
 	if err != nil {
 		return err
-	}
-	if len(cl.args) < 2 {
-		return c.usageErr("setquota")
 	}
 	path := cl.args[1]
 	if strings.HasPrefix(path, quotaZookeeper) {
@@ -216,12 +213,9 @@ func (s *shell) checkIfParentQuota(path string) error {
 }
 
 func cmdListQuota(c *command, s *shell, args []string) error {
-	cl, err := parseWith(&optParser{}, args)
+	cl, err := c.parseArgs(&optParser{}, args, 2)
 	if err != nil {
 		return err
-	}
-	if len(cl.args) < 2 {
-		return c.usageErr("listquota")
 	}
 	path := cl.args[1]
 	fmt.Fprintln(s.errw, "absolute path is "+limitPath(path))
@@ -246,15 +240,12 @@ func cmdListQuota(c *command, s *shell, args []string) error {
 }
 
 func cmdDelQuota(c *command, s *shell, args []string) error {
-	cl, err := parseWith(&optParser{specs: []optSpec{
+	cl, err := c.parseArgs(&optParser{specs: []optSpec{
 		{"n", false, "num soft quota"}, {"b", false, "bytes soft quota"},
 		{"N", false, "num hard quota"}, {"B", false, "bytes hard quota"},
-	}, group: []string{"n", "b", "N", "B"}}, args)
+	}, group: []string{"n", "b", "N", "B"}}, args, 2)
 	if err != nil {
 		return err
-	}
-	if len(cl.args) < 2 {
-		return c.usageErr("delquota")
 	}
 	path := cl.args[1]
 	var clear []string
