@@ -147,6 +147,9 @@ var explained = map[string]string{
 		"stat (3.8.0: a plain create result), and an unknown create flag fails decoding the whole multi " +
 		"(MarshallingError; 3.8.0: a per-op BadArguments). TTL flags through opcode 1 in a multi: 3.8.0 " +
 		"MarshallingError, coord a per-op BadArguments (3.9.5 not verified)",
+	"unknown_opcode": "3.9's Request.isValid sends an unknown opcode to UnimplementedRequestProcessor, " +
+		"which answers Unimplemented and closes the connection (as issue 5 asks: unknown opcodes close the " +
+		"connection); 3.8.0 answers Unimplemented and keeps the connection open",
 	"v39_notification_zxid": "3.9 (ZOOKEEPER-4655) puts the triggering zxid in a notification's reply " +
 		"header; 3.8.0 sends -1",
 }
