@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -12,10 +11,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/coordkit/coord/internal/zkreal"
 	"github.com/go-zookeeper/zk"
 )
 
@@ -342,11 +341,11 @@ func startBenchServers(b *testing.B, kind string, n int) ([]string, func()) {
 	}
 	addrs := make([]string, len(zks))
 	for i, z := range zks {
-		addrs[i] = z.addr
+		addrs[i] = z.Addr
 	}
 	return addrs, func() {
 		for _, z := range zks {
-			z.stop()
+			z.Stop()
 		}
 	}
 }
@@ -354,16 +353,16 @@ func startBenchServers(b *testing.B, kind string, n int) ([]string, func()) {
 // startZooKeeperEnsemble runs n ZooKeeper servers (n == 1: standalone)
 // the way a production install would: default JIT, forceSync on, a 1 GiB
 // heap, one dataDir, myid and zoo.cfg per server.
-func startZooKeeperEnsemble(b testing.TB, inst *zkInstall, n int) ([]*realZooKeeper, error) {
+func startZooKeeperEnsemble(b testing.TB, inst *zkreal.Install, n int) ([]*zkreal.Server, error) {
 	root := b.TempDir()
 	type ports struct{ client, peer, elect int }
 	ps := make([]ports, n)
 	var servers strings.Builder
 	for i := range ps {
 		var errs [3]error
-		ps[i].client, errs[0] = freeLoopbackPort()
-		ps[i].peer, errs[1] = freeLoopbackPort()
-		ps[i].elect, errs[2] = freeLoopbackPort()
+		ps[i].client, errs[0] = zkreal.FreePort()
+		ps[i].peer, errs[1] = zkreal.FreePort()
+		ps[i].elect, errs[2] = zkreal.FreePort()
 		if err := firstErr(errs[:]...); err != nil {
 			return nil, err
 		}
@@ -371,10 +370,10 @@ func startZooKeeperEnsemble(b testing.TB, inst *zkInstall, n int) ([]*realZooKee
 			fmt.Fprintf(&servers, "server.%d=127.0.0.1:%d:%d\n", i+1, ps[i].peer, ps[i].elect)
 		}
 	}
-	var zks []*realZooKeeper
-	fail := func(err error) ([]*realZooKeeper, error) {
+	var zks []*zkreal.Server
+	fail := func(err error) ([]*zkreal.Server, error) {
 		for _, z := range zks {
-			z.stop()
+			z.Stop()
 		}
 		return nil, err
 	}
@@ -387,49 +386,21 @@ func startZooKeeperEnsemble(b testing.TB, inst *zkInstall, n int) ([]*realZooKee
 		if err := os.WriteFile(filepath.Join(data, "myid"), []byte(fmt.Sprintf("%d\n", i+1)), 0o644); err != nil {
 			return fail(err)
 		}
-		cfg := fmt.Sprintf("tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
-			"maxClientCnxns=0\nadmin.enableServer=false\n4lw.commands.whitelist=*\n%s", data, ps[i].client, servers.String())
-		cfgPath := filepath.Join(dir, "zoo.cfg")
-		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-			return fail(err)
-		}
-		z := &realZooKeeper{addr: fmt.Sprintf("127.0.0.1:%d", ps[i].client), dir: dir,
-			logPath: filepath.Join(dir, "server.log"), exited: make(chan struct{})}
-		logf, err := os.Create(z.logPath)
+		z, err := zkreal.Spawn(inst, zkreal.Process{
+			Dir:        dir,
+			Config:     zkreal.Config(2000, data, ps[i].client) + servers.String(),
+			ClientPort: ps[i].client,
+			JVMFlags:   []string{"-Xms1g", "-Xmx1g", "-Dzookeeper.admin.enableServer=false"},
+		})
 		if err != nil {
 			return fail(err)
 		}
-		cmd := exec.Command(inst.java, "-Xms1g", "-Xmx1g", "-Dzookeeper.admin.enableServer=false",
-			"-Dzookeeper.log.dir="+dir, "-cp", inst.classpath, "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)
-		cmd.Dir = dir
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			logf.Close()
-			return fail(err)
-		}
-		z.cmd = cmd
-		go func() {
-			z.waitErr = cmd.Wait()
-			logf.Close()
-			close(z.exited)
-		}()
 		zks = append(zks, z)
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for _, z := range zks {
-		for {
-			if st, _ := fourLetterWord(z.addr, "srvr"); strings.Contains(st, "Mode:") {
-				break
-			}
-			select {
-			case <-z.exited:
-				return fail(fmt.Errorf("zookeeper %s exited: %v\n%s", z.addr, z.waitErr, z.logTail(30)))
-			case <-time.After(100 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				return fail(fmt.Errorf("zookeeper %s not serving within 60s\n%s", z.addr, z.logTail(30)))
-			}
+		if err := z.WaitServing(deadline); err != nil {
+			return fail(err)
 		}
 	}
 	return zks, nil

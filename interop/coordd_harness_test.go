@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coordkit/coord/internal/zkreal"
 )
 
 // coordd processes for the tests that drive the daemon from the outside
@@ -113,9 +115,9 @@ func startCoorddEnsemble(t testing.TB, n int, opt coorddOptions) *coorddEnsemble
 	e := &coorddEnsemble{t: t, bin: bin}
 	var servers strings.Builder
 	for i := 1; i <= n; i++ {
-		cp, err1 := freeLoopbackPort()
-		pp, err2 := freeLoopbackPort()
-		ep, err3 := freeLoopbackPort()
+		cp, err1 := zkreal.FreePort()
+		pp, err2 := zkreal.FreePort()
+		ep, err3 := zkreal.FreePort()
 		if err := firstErr(err1, err2, err3); err != nil {
 			t.Fatal(err)
 		}
@@ -230,7 +232,7 @@ func (e *coorddEnsemble) waitServing(i int, d time.Duration) string {
 
 // mode is node i's srvr Mode ("" when it does not answer).
 func (e *coorddEnsemble) mode(i int) string {
-	out, err := fourLetterWord(e.nodes[i].clientAddr, "srvr")
+	out, err := zkreal.FourLetterWord(e.nodes[i].clientAddr, "srvr")
 	if err != nil {
 		return ""
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coordkit/coord"
+	"github.com/coordkit/coord/internal/zkreal"
 )
 
 // target is a server speaking ZooKeeper's client protocol on addr.
@@ -23,7 +24,7 @@ type target struct {
 // so the fresh-tree scenarios really see a fresh tree.
 var (
 	realOnce   sync.Once
-	realServer *realZooKeeper
+	realServer *zkreal.Server
 	realErr    error
 
 	coordOnce sync.Once
@@ -35,7 +36,7 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if realServer != nil {
-		realServer.stop()
+		realServer.Stop()
 	}
 	if coordNode != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -57,12 +58,10 @@ func realTarget(t *testing.T) *target {
 	t.Helper()
 	startReal()
 	if realErr != nil {
-		if isZooKeeperMissing(realErr) && os.Getenv("CI") != "true" {
-			t.Skipf("skipping: %v (install the Debian package zookeeper or set ZOOKEEPER_HOME; with CI=true this is a failure)", realErr)
-		}
+		zkreal.SkipOrFail(t, realErr) // when not installed
 		t.Fatalf("real ZooKeeper: %v", realErr)
 	}
-	return &target{kind: "zookeeper", addr: realServer.addr}
+	return &target{kind: "zookeeper", addr: realServer.Addr}
 }
 
 func startCoord() {
@@ -156,10 +155,10 @@ var explained = map[string]string{
 
 func TestRealZooKeeperHarness(t *testing.T) {
 	tg := realTarget(t)
-	if got, err := fourLetterWord(tg.addr, "ruok"); err != nil || got != "imok" {
+	if got, err := zkreal.FourLetterWord(tg.addr, "ruok"); err != nil || got != "imok" {
 		t.Fatalf("ruok = %q, %v", got, err)
 	}
-	srvr, err := fourLetterWord(tg.addr, "srvr")
+	srvr, err := zkreal.FourLetterWord(tg.addr, "srvr")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +190,7 @@ func TestDifferential(t *testing.T) {
 	realTarget(t)
 	coordTarget(t)
 	// Run both suites at once: they are independent servers.
-	zkAddr, coAddr := realServer.addr, coordNode.ClientAddr()
+	zkAddr, coAddr := realServer.Addr, coordNode.ClientAddr()
 	var zkT, coT []transcript
 	var wg sync.WaitGroup
 	wg.Add(2)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coordkit/coord/internal/zkreal"
 )
 
 // Apache ZooKeeper's own shell, zkCli.sh (3.8, Debian package zookeeper),
@@ -155,7 +157,7 @@ func zkCliPath() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	p := filepath.Join(inst.binDir, "zkCli.sh")
+	p := filepath.Join(inst.BinDir, "zkCli.sh")
 	if !fileExists(p) {
 		return "", fmt.Errorf("no %s", p)
 	}
@@ -258,11 +260,11 @@ func TestZkCliAgainstZooKeeper(t *testing.T) {
 	needTool(t, "zkCli.sh", err)
 	z, err := startRealZooKeeper()
 	if err != nil {
-		if isZooKeeperMissing(err) {
+		if zkreal.IsMissing(err) {
 			needTool(t, "ZooKeeper", err)
 		}
 		t.Fatal(err)
 	}
-	defer z.stop()
-	checkZkCliTranscripts(t, zkcli, z.addr)
+	defer z.Stop()
+	checkZkCliTranscripts(t, zkcli, z.Addr)
 }
