@@ -262,7 +262,11 @@ func (d *decoder) acl() []ACL {
 	return acl
 }
 
-func decodeBatch(buf []byte) (batch, error) {
+func decodeBatch(buf []byte) (batch, error) { return decodeBatchInto(buf, nil) }
+
+// decodeBatchInto decodes into ents' storage when it is large enough, so
+// the apply loop can reuse one slice of entries.
+func decodeBatchInto(buf []byte, ents []entry) (batch, error) {
 	d := decoder{b: buf}
 	var b batch
 	if d.byte() != batchFormat {
@@ -273,7 +277,11 @@ func decodeBatch(buf []byte) (batch, error) {
 	if d.err != nil {
 		return batch{}, d.err
 	}
-	b.entries = make([]entry, 0, n)
+	if cap(ents) >= n {
+		b.entries = ents[:0]
+	} else {
+		b.entries = make([]entry, 0, n)
+	}
 	for i := 0; i < n && d.err == nil; i++ {
 		var e entry
 		e.origin = d.uvarint()

@@ -17,6 +17,12 @@ type fsm struct {
 	mu sync.RWMutex
 	t  *tree // guarded by mu
 
+	// Scratch space of ApplyBatch, reused from batch to batch (raft calls
+	// it from one goroutine).
+	entBuf []entry
+	resBuf []result
+	outBuf []delivery
+
 	appliedMu   sync.Mutex
 	applied     uint64        // raft index of the last applied entry; guarded by appliedMu
 	appliedCond chan struct{} // closed and replaced when applied moves; guarded by appliedMu
@@ -37,11 +43,7 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 
 // ApplyBatch implements raft.BatchingFSM: one lock for many entries.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
-	type delivery struct {
-		e   *entry
-		res result
-	}
-	var out []delivery
+	out := f.outBuf[:0]
 	var closed []closedSession
 	var opened []int64
 	var moved []movedSession
@@ -53,22 +55,23 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 		if l.Type != raft.LogCommand {
 			continue
 		}
-		b, err := decodeBatch(l.Data)
+		b, err := decodeBatchInto(l.Data, f.entBuf)
 		if err != nil {
 			// Every replica decodes the same bytes the same way, so skipping
 			// keeps them in step; it can only mean a bug or corruption.
 			f.node.log.Error("skipping undecodable raft entry", "index", l.Index, "err", err)
 			continue
 		}
-		res := f.t.applyBatch(&b)
-		if out == nil {
-			out = make([]delivery, 0, len(b.entries))
-		}
+		res := f.t.applyBatchInto(&b, f.resBuf)
 		for i := range b.entries {
 			if b.entries[i].origin == f.node.tag {
-				out = append(out, delivery{&b.entries[i], res[i]})
+				out = append(out, delivery{b.entries[i].seq, res[i]})
 			}
 		}
+		// Keep the storage, not what it points to.
+		clear(b.entries)
+		clear(res)
+		f.entBuf, f.resBuf = b.entries, res
 		o, c, mv := f.t.takeSessionChanges()
 		moved = append(moved, mv...)
 		for _, id := range o {
@@ -94,8 +97,10 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 		}
 	}
 	for _, d := range out {
-		f.node.proposer.deliver(d.e.seq, d.res)
+		f.node.proposer.deliver(d.seq, d.res)
 	}
+	clear(out)
+	f.outBuf = out
 	f.setApplied(last)
 	return make([]interface{}, len(logs))
 }
@@ -144,4 +149,10 @@ func (f *fsm) Restore(r io.ReadCloser) error {
 	f.t = t
 	f.mu.Unlock()
 	return nil
+}
+
+// delivery is a result for a command this node proposed.
+type delivery struct {
+	seq uint64
+	res result
 }

@@ -198,8 +198,18 @@ func (t *tree) modify(path string, n *znode, f func(*znode)) {
 
 // applyBatch applies every entry of b in order and returns their results.
 func (t *tree) applyBatch(b *batch) []result {
+	return t.applyBatchInto(b, nil)
+}
+
+// applyBatchInto is applyBatch writing into res's storage when it is large
+// enough.
+func (t *tree) applyBatchInto(b *batch, res []result) []result {
 	t.now = b.time
-	res := make([]result, len(b.entries))
+	if cap(res) >= len(b.entries) {
+		res = res[:len(b.entries)]
+	} else {
+		res = make([]result, len(b.entries))
+	}
 	for i := range b.entries {
 		t.origin = b.entries[i].origin
 		res[i] = t.applyOne(&b.entries[i].cmd)
