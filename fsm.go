@@ -14,8 +14,9 @@ import (
 type fsm struct {
 	node *Node
 
-	mu sync.RWMutex
-	t  *tree // guarded by mu
+	mu        sync.RWMutex
+	t         *tree  // guarded by mu
+	snapEpoch uint32 // guarded by mu: epoch of the last snapshot stream
 
 	// Scratch space of ApplyBatch, reused from batch to batch (raft calls
 	// it from one goroutine).

@@ -31,7 +31,6 @@ type cowSnap struct {
 // it was at the mark, so its later changes need no pre-image.
 var streamedMark = &znode{}
 
-var snapEpochs uint32 // guarded by fsm.mu (write lock)
 
 // preserve records path's state at the mark before its first change. n is
 // nil when the path is about to be created.
@@ -70,8 +69,8 @@ func (f *fsm) snapshotCOW() *cowSnapshot {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t := f.t
-	snapEpochs++
-	t.cow = &cowSnap{epoch: snapEpochs, overlay: make(map[string]*znode)}
+	f.snapEpoch++
+	t.cow = &cowSnap{epoch: f.snapEpoch, overlay: make(map[string]*znode)}
 	return &cowSnapshot{f: f, t: t, head: encodeSnapshotHead(nil, t), count: len(t.nodes)}
 }
 
