@@ -31,7 +31,6 @@ type cowSnap struct {
 // it was at the mark, so its later changes need no pre-image.
 var streamedMark = &znode{}
 
-
 // preserve records path's state at the mark before its first change. n is
 // nil when the path is about to be created.
 func (t *tree) preserve(path string, n *znode) {
