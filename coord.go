@@ -191,7 +191,8 @@ type Node struct {
 	stop        chan struct{}
 	wg          sync.WaitGroup
 
-	members *membership // nil without gossip
+	members *membership              // nil without gossip
+	zkSrv   atomic.Pointer[zkServer] // the wire server, if ClientAddr is set
 
 	rpcMu      sync.Mutex
 	rpcClients map[string]*rpcClient // guarded by rpcMu

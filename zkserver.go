@@ -48,10 +48,6 @@ const (
 	zkReadBuffer = 16 << 10
 )
 
-// zkServers maps a Node to its wire server. (A field on Node would do; the
-// wire server is kept out of coord.go while that file has another owner.)
-var zkServers sync.Map // *Node -> *zkServer
-
 type zkServer struct {
 	n      *Node
 	ln     net.Listener // nil in tests that drive connections directly
@@ -144,7 +140,7 @@ func (n *Node) startZK(addr string) error {
 	}
 	srv := newZKServer(n)
 	srv.ln = ln
-	if _, loaded := zkServers.LoadOrStore(n, srv); loaded {
+	if !n.zkSrv.CompareAndSwap(nil, srv) {
 		ln.Close()
 		return errors.New("coord: wire server already running")
 	}
@@ -157,11 +153,9 @@ func (n *Node) startZK(addr string) error {
 // connection is dropped. Sessions are left alone (Close has closed them;
 // after Abort the ensemble expires them).
 func (n *Node) stopZK() {
-	v, ok := zkServers.LoadAndDelete(n)
-	if !ok {
-		return
+	if srv := n.zkSrv.Swap(nil); srv != nil {
+		srv.stop()
 	}
-	v.(*zkServer).stop()
 }
 
 // ClientAddr returns the address the wire server listens on, or "".
@@ -172,13 +166,7 @@ func (n *Node) ClientAddr() string {
 	return ""
 }
 
-func (n *Node) zk() *zkServer {
-	v, ok := zkServers.Load(n)
-	if !ok {
-		return nil
-	}
-	return v.(*zkServer)
-}
+func (n *Node) zk() *zkServer { return n.zkSrv.Load() }
 
 func (srv *zkServer) stop() {
 	srv.mu.Lock()
