@@ -47,7 +47,14 @@ type command struct {
 // batch is the payload of one raft log entry: commands from any number of
 // sessions, stamped with the leader's clock when it proposed them.
 type batch struct {
-	time    int64 // ms since the epoch, leader's clock
+	time int64 // ms since the epoch, leader's clock
+	// origin and counter identify the batch: every node numbers the
+	// batches it sends, and apply skips a batch whose counter is not above
+	// the last one applied from that origin. A stale copy (a forward that
+	// sat in a dead connection's buffer while its sender moved on) can
+	// then never be applied after the sender resolved its fate.
+	origin  uint64
+	counter uint64
 	entries []entry
 }
 
@@ -59,7 +66,7 @@ type entry struct {
 	cmd    command
 }
 
-const batchFormat = 1
+const batchFormat = 2
 
 // Limits applied while decoding, so a corrupt or hostile entry cannot make
 // the decoder allocate without bound.
@@ -72,6 +79,8 @@ const (
 func encodeBatch(dst []byte, b *batch) []byte {
 	dst = append(dst, batchFormat)
 	dst = binary.AppendVarint(dst, b.time)
+	dst = binary.AppendUvarint(dst, b.origin)
+	dst = binary.AppendUvarint(dst, b.counter)
 	dst = binary.AppendUvarint(dst, uint64(len(b.entries)))
 	for i := range b.entries {
 		e := &b.entries[i]
@@ -273,6 +282,8 @@ func decodeBatchInto(buf []byte, ents []entry) (batch, error) {
 		return batch{}, errCorrupt
 	}
 	b.time = d.varint()
+	b.origin = d.uvarint()
+	b.counter = d.uvarint()
 	n := d.count(len(buf))
 	if d.err != nil {
 		return batch{}, d.err

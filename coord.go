@@ -420,8 +420,10 @@ func (n *Node) shutdown() error {
 		c.fail(ErrClosed)
 	}
 	n.rpcMu.Unlock()
-	n.proposer.shutdown()
 	n.wg.Wait()
+	// Only now: the batching loop has stopped reading proposals, so the
+	// ones failed here can go back to their pool safely.
+	n.proposer.shutdown()
 	for _, f := range n.closeFns {
 		if cerr := f(); cerr != nil && err == nil {
 			err = cerr
@@ -475,7 +477,7 @@ func (n *Node) watchLeadership(ch <-chan bool) {
 		case lead := <-ch:
 			n.isLeader.Store(lead)
 			if lead {
-				n.tracker.resetAll(n.fsm.sessionTimeouts(), time.Now())
+				n.tracker.resetAll(n.fsm.sessionTimeouts, time.Now())
 			}
 		case <-n.stop:
 			return

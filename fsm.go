@@ -76,8 +76,10 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 		o, c, mv := f.t.takeSessionChanges()
 		moved = append(moved, mv...)
 		for _, id := range o {
-			opened = append(opened, id)
-			timeouts = append(timeouts, f.t.sessions[id].timeout)
+			if e, ok := f.t.sessions[id]; ok { // it may have ended in the same entry
+				opened = append(opened, id)
+				timeouts = append(timeouts, e.timeout)
+			}
 		}
 		closed = append(closed, c...)
 	}
@@ -147,9 +149,62 @@ func (f *fsm) Restore(r io.ReadCloser) error {
 	f.mu.Lock()
 	t.watches = f.node.watches
 	t.sessionEnding = f.node.markSessionEnding
+	old := f.t
 	f.t = t
+	f.catchUpWatchesLocked(old, t)
 	f.mu.Unlock()
+	f.catchUpSessions(t)
 	return nil
+}
+
+// catchUpWatchesLocked fires, after a snapshot replaced the tree, the
+// events the skipped log range would have fired for the paths this node
+// watches (ZooKeeper's SetWatches rules). Persistent-recursive watches
+// cannot be caught up path by path; they end with EventNotWatching so
+// their owners re-read and watch again.
+func (f *fsm) catchUpWatchesLocked(old, t *tree) {
+	r := f.node.watches
+	for _, p := range r.watchedPaths() {
+		o, n := old.nodes[p], t.nodes[p]
+		switch {
+		case o != nil && n == nil:
+			r.trigger(EventNodeDeleted, p, t.zxid, old.acls.get(o.acl))
+		case o == nil && n != nil:
+			r.trigger(EventNodeCreated, p, t.zxid, t.acls.get(n.acl))
+		case o != nil && n != nil:
+			if o.mzxid != n.mzxid {
+				r.trigger(EventNodeDataChanged, p, t.zxid, t.acls.get(n.acl))
+			}
+			if o.pzxid != n.pzxid {
+				r.trigger(EventNodeChildrenChanged, p, t.zxid, t.acls.get(n.acl))
+			}
+		}
+	}
+	r.endKind(watchRecursive, ErrConnectionLoss)
+}
+
+// catchUpSessions ends local sessions that the snapshot shows closed,
+// expired or attached elsewhere.
+func (f *fsm) catchUpSessions(t *tree) {
+	n := f.node
+	n.mu.Lock()
+	local := make([]int64, 0, len(n.sessions))
+	for id := range n.sessions {
+		local = append(local, id)
+	}
+	n.mu.Unlock()
+	for _, id := range local {
+		f.mu.RLock()
+		e, ok := t.sessions[id]
+		moved := ok && e.owner != 0 && e.owner != n.tag
+		f.mu.RUnlock()
+		switch {
+		case !ok:
+			n.sessionEnded(id, true)
+		case moved:
+			n.sessionMoved(id)
+		}
+	}
 }
 
 // delivery is a result for a command this node proposed.

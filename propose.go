@@ -48,6 +48,11 @@ type inflight struct {
 // round anyway.
 const maxInflight = 1
 
+// forwardWait, in election timeouts, is how long a follower waits for
+// the leader to answer a forwarded batch before it settles the batch's fate
+// another way.
+const forwardWait = 5
+
 // codeRetry is an internal result code: the command was certainly not
 // proposed (no leader, or the node asked was not leader), so propose may
 // submit it again without risking a duplicate.
@@ -197,6 +202,7 @@ func (p *proposer) run() {
 	batchBuf := make([]*proposal, 0, max)
 	var enc []byte
 	var entries []entry
+	var counter uint64
 	for {
 		// Group commit: while maxInflight entries are on their way,
 		// commands pile up in the queue and the next entry carries them all.
@@ -224,7 +230,8 @@ func (p *proposer) run() {
 			}
 		}
 		// The batch is only encoded, so its entries can be reused.
-		b := batch{time: time.Now().UnixMilli(), entries: entries[:0]}
+		counter++
+		b := batch{time: time.Now().UnixMilli(), origin: p.n.tag, counter: counter, entries: entries[:0]}
 		seqs := make([]uint64, 0, len(props))
 		for _, pr := range props {
 			seqs = append(seqs, pr.seq)
@@ -276,7 +283,18 @@ func (p *proposer) dispatch(data []byte) func() error {
 	}
 	ch := c.send(rpcForward, data)
 	return func() error {
-		r := <-ch
+		var r rpcResult
+		select {
+		case r = <-ch:
+		case <-time.After(forwardWait * n.cfg.ElectionTimeout):
+			// The leader may be gone without the connection saying so.
+			// Giving up is safe: resolve settles the batch's fate, and a
+			// late copy of it is skipped by apply (batch counters).
+			c.fail(errors.New("coord: forward timed out"))
+			return errors.New("coord: forward timed out")
+		case <-n.stop:
+			return ErrClosed
+		}
 		switch {
 		case r.err != nil && r.notSent:
 			return errNotLeader

@@ -66,13 +66,17 @@ func (n *Node) rpcClientFor(ctx context.Context, addr string) (*rpcClient, error
 		return nil, err
 	}
 	c = &rpcClient{conn: conn, w: bufio.NewWriterSize(conn, 64<<10), pending: make(map[uint64]chan rpcResult)}
-	go c.readLoop()
 	n.rpcMu.Lock()
-	if old := n.rpcClients[addr]; old != nil {
-		old.fail(errors.New("coord: replaced"))
+	if old := n.rpcClients[addr]; old != nil && old.broken() == nil {
+		// Someone dialed at the same time: keep theirs, so requests already
+		// on it are not given up while the leader may still read them.
+		n.rpcMu.Unlock()
+		conn.Close()
+		return old, nil
 	}
 	n.rpcClients[addr] = c
 	n.rpcMu.Unlock()
+	go c.readLoop()
 	return c, nil
 }
 
@@ -193,10 +197,17 @@ func (n *Node) serveRPC(conn net.Conn) {
 		writeMu.Lock()
 		defer writeMu.Unlock()
 		_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		if _, err := w.Write(hdr[:]); err == nil {
-			if _, err := w.Write(payload); err == nil {
-				_ = w.Flush()
-			}
+		_, err := w.Write(hdr[:])
+		if err == nil {
+			_, err = w.Write(payload)
+		}
+		if err == nil {
+			err = w.Flush()
+		}
+		if err != nil {
+			// A response that did not get out would leave the peer
+			// waiting: close, so it learns at once.
+			conn.Close()
 		}
 	}
 	var inflight sync.WaitGroup

@@ -122,6 +122,20 @@ func (n *Node) NewSession(ctx context.Context, cfg SessionConfig) (*Session, err
 		if old != nil {
 			old.end(StateDisconnected, ErrSessionMoved, false)
 		}
+		// Whatever apply does to the session from now on reaches s; what it
+		// did between the attach and the line above shows in the table.
+		n.fsm.mu.RLock()
+		e, ok := n.fsm.t.sessions[s.id]
+		moved := ok && e.owner != 0 && e.owner != n.tag
+		n.fsm.mu.RUnlock()
+		switch {
+		case !ok:
+			s.end(StateExpired, ErrSessionExpired, true)
+			return nil, &OpError{Op: "connect", Err: ErrSessionExpired}
+		case moved:
+			s.end(StateDisconnected, ErrSessionMoved, true)
+			return nil, &OpError{Op: "connect", Err: ErrSessionMoved}
+		}
 	} else {
 		s.timeout = n.negotiateTimeout(cfg.Timeout)
 		s.passwd = make([]byte, 16)
@@ -401,6 +415,7 @@ func (t *tracker) touch(id int64, timeout time.Duration, now time.Time) {
 		ts.timeout = timeout
 	}
 	ts.deadline = now.Add(ts.timeout)
+	ts.expiring = false
 	t.deadlines[id] = ts
 	t.mu.Unlock()
 }
@@ -411,11 +426,19 @@ func (t *tracker) remove(id int64) {
 	t.mu.Unlock()
 }
 
-func (t *tracker) resetAll(timeouts map[int64]int32, now time.Time) {
+// resetAll gives every session a fresh timeout. timeouts is read under
+// the tracker's lock, so a session created meanwhile (which apply reports
+// through touch) is not lost.
+func (t *tracker) resetAll(timeouts func() map[int64]int32, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.deadlines = make(map[int64]trackedSession, len(timeouts))
-	for id, ms := range timeouts {
+	ms := timeouts()
+	for id := range t.deadlines {
+		if _, ok := ms[id]; !ok {
+			delete(t.deadlines, id)
+		}
+	}
+	for id, ms := range ms {
 		d := time.Duration(ms) * time.Millisecond
 		t.deadlines[id] = trackedSession{deadline: now.Add(d), timeout: d}
 	}

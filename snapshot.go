@@ -7,18 +7,19 @@ import (
 	"slices"
 )
 
-// Snapshot format, version 2: magic, version, then the state, then a CRC-64
+// Snapshot format, version 3: magic, version, then the state, then a CRC-64
 // of everything before it.
 //
 //	zxid, digest, now
 //	ACL table: slot count, per slot (refs, list or nothing), free list
 //	sessions (sorted by id): id, timeout, password, owner node tag
+//	last batch counter per origin (sorted by origin)
 //	nodes: count, per node path, data, stat words, owner, acl slot
 //
 // Ephemeral sets and the container/TTL indexes are derived on restore.
 const (
 	snapMagic   = "COORDSNP"
-	snapVersion = 2
+	snapVersion = 3
 )
 
 var errBadSnapshot = errors.New("coord: corrupt snapshot")
@@ -65,6 +66,16 @@ func encodeSnapshotHead(b []byte, t *tree) []byte {
 		b = appendBytes(b, s.passwd)
 		b = binary.AppendUvarint(b, s.owner)
 	}
+	origins := make([]uint64, 0, len(t.lastBatch))
+	for o := range t.lastBatch {
+		origins = append(origins, o)
+	}
+	slices.Sort(origins)
+	b = binary.AppendUvarint(b, uint64(len(origins)))
+	for _, o := range origins {
+		b = binary.AppendUvarint(b, o)
+		b = binary.AppendUvarint(b, t.lastBatch[o])
+	}
 	return binary.AppendUvarint(b, uint64(len(t.nodes)))
 }
 
@@ -96,6 +107,7 @@ func decodeSnapshot(buf []byte, limits treeLimits) (*tree, error) {
 		sessions:   make(map[int64]*sessionEntry),
 		containers: make(map[string]struct{}),
 		ttls:       make(map[string]struct{}),
+		lastBatch:  make(map[uint64]uint64),
 		limits:     limits,
 	}
 	t.zxid = d.varint()
@@ -134,6 +146,12 @@ func decodeSnapshot(buf []byte, limits treeLimits) (*tree, error) {
 		passwd := d.bytes()
 		owner := d.uvarint()
 		t.sessions[id] = &sessionEntry{owner: owner, timeout: timeout, passwd: passwd, ephemerals: make(map[string]struct{})}
+	}
+
+	norigins := d.count(len(d.b))
+	for i := 0; i < norigins && d.err == nil; i++ {
+		o := d.uvarint()
+		t.lastBatch[o] = d.uvarint()
 	}
 
 	nnodes := d.count(len(d.b))

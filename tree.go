@@ -66,8 +66,9 @@ type tree struct {
 	sessions   map[int64]*sessionEntry
 	containers map[string]struct{}
 	ttls       map[string]struct{}
-	zxid       int64  // last zxid handed out; one per applied command
-	digest     uint64 // sum of node hashes, kept up to date by apply
+	zxid       int64             // last zxid handed out; one per applied command
+	lastBatch  map[uint64]uint64 // origin -> counter of the last batch applied from it
+	digest     uint64            // sum of node hashes, kept up to date by apply
 
 	watches *registry // may be nil (tests of the bare tree)
 	cow     *cowSnap  // set while a snapshot streams (see snapshot_cow.go)
@@ -114,6 +115,7 @@ func newTree(limits treeLimits) *tree {
 		sessions:   make(map[int64]*sessionEntry),
 		containers: make(map[string]struct{}),
 		ttls:       make(map[string]struct{}),
+		lastBatch:  make(map[uint64]uint64),
 		limits:     limits,
 	}
 	// As ZooKeeper's DataTree: empty (not null) data, and the aversion -1
@@ -204,6 +206,12 @@ func (t *tree) applyBatch(b *batch) []result {
 // applyBatchInto is applyBatch writing into res's storage when it is large
 // enough.
 func (t *tree) applyBatchInto(b *batch, res []result) []result {
+	if b.origin != 0 {
+		if b.counter <= t.lastBatch[b.origin] {
+			return res[:0] // a stale copy: its sender has settled its fate
+		}
+		t.lastBatch[b.origin] = b.counter
+	}
 	t.now = b.time
 	if cap(res) >= len(b.entries) {
 		res = res[:len(b.entries)]

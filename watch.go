@@ -148,6 +148,7 @@ type watch struct {
 // for RemoveWatches and dropped when the session ends.
 type watchOwner struct {
 	watches map[*watch]struct{} // guarded by registry.mu
+	ended   bool                // guarded by registry.mu: the session ended
 }
 
 func newWatchOwner() *watchOwner { return &watchOwner{watches: make(map[*watch]struct{})} }
@@ -172,6 +173,12 @@ func newRegistry() *registry {
 // happens atomically with the read that sets it.
 func (r *registry) add(w *watch) {
 	r.mu.Lock()
+	if w.owner.ended {
+		// The session ended while the read that sets this watch ran.
+		r.mu.Unlock()
+		w.sink.deliver(Event{Type: EventNotWatching, State: StateClosed, Path: stripChroot(w.chroot, w.path), Err: ErrClosed})
+		return
+	}
 	r.byKind[w.kind][w.path] = append(r.byKind[w.kind][w.path], w)
 	w.owner.watches[w] = struct{}{}
 	r.count++
@@ -305,6 +312,9 @@ func (r *registry) remove(o *watchOwner, path string, typ WatcherType, dryRun bo
 func (r *registry) removeOwner(o *watchOwner, state State, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if state != StateDisconnected { // a wire connection's loss keeps the session
+		o.ended = true
+	}
 	for w := range o.watches {
 		r.removeLocked(w)
 		w.sink.deliver(Event{Type: EventNotWatching, State: state, Path: stripChroot(w.chroot, w.path), Err: err})
@@ -402,6 +412,32 @@ func (q *queueSink) pump() {
 		q.mu.Unlock()
 		for _, ev := range items {
 			q.out <- ev
+		}
+	}
+}
+
+// watchedPaths returns the paths with non-recursive watches, sorted.
+func (r *registry) watchedPaths() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for k := watchData; k < watchRecursive; k++ {
+		for p := range r.byKind[k] {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// endKind ends every watch of kind, telling each sink with EventNotWatching.
+func (r *registry) endKind(kind watchKind, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, list := range r.byKind[kind] {
+		for _, w := range slices.Clone(list) {
+			r.removeLocked(w)
+			w.sink.deliver(Event{Type: EventNotWatching, State: StateSyncConnected, Path: stripChroot(w.chroot, w.path), Err: err})
 		}
 	}
 }

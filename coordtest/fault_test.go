@@ -341,3 +341,49 @@ func TestInflightWritesSettleWhenLeaderDies(t *testing.T) {
 	e.Restart(li)
 	e.WaitConverged()
 }
+
+// TestWatchFiresAcrossSnapshotInstall: a follower cut off long enough to
+// need a snapshot still tells its watchers what changed meanwhile.
+func TestWatchFiresAcrossSnapshotInstall(t *testing.T) {
+	e := NewEnsembleWith(t, 3, Options{Configure: func(i int, cfg *coord.Config) {
+		cfg.SnapshotThreshold = 32
+		cfg.TrailingLogs = 8
+	}})
+	ctx := context.Background()
+	li := e.LeaderIndex()
+	f := (li + 1) % 3
+	other := (li + 2) % 3
+	sl := e.Session(e.Leader())
+	if _, err := sl.Create(ctx, "/watched", []byte("v1"), coord.Persistent, nil); err != nil {
+		t.Fatal(err)
+	}
+	sf := e.Session(e.Node(f))
+	if _, err := sf.Sync(ctx, "/"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, ch, err := sf.GetDataW(ctx, "/watched")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Partition([]int{f}, []int{li, other})
+	if _, err := sl.SetData(ctx, "/watched", []byte("v2"), -1); err != nil {
+		t.Fatal(err)
+	}
+	writeN(t, sl, "filler", 100)
+	for _, i := range []int{li, other} {
+		if err := e.Node(i).Snapshot(); err != nil {
+			t.Fatalf("snapshot on %d: %v", i, err)
+		}
+	}
+	writeN(t, sl, "after-snap", 5)
+	e.Heal()
+	select {
+	case ev := <-ch:
+		if ev.Type != coord.EventNodeDataChanged || ev.Path != "/watched" {
+			t.Fatalf("event %+v", ev)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the watch did not fire after the follower caught up")
+	}
+	e.WaitConverged()
+}
