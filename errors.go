@@ -1,6 +1,7 @@
 package coord
 
 import (
+	"context"
 	"errors"
 	"strconv"
 )
@@ -119,8 +120,8 @@ func (c Code) Error() string {
 }
 
 // CodeOf returns the ZooKeeper code carried by err: CodeOK for nil,
-// the wrapped Code when there is one, and CodeSystemError otherwise
-// (context errors map to CodeOperationTimeout).
+// the wrapped Code when there is one, CodeOperationTimeout for an ended
+// context, and CodeSystemError otherwise.
 func CodeOf(err error) Code {
 	if err == nil {
 		return CodeOK
@@ -129,13 +130,11 @@ func CodeOf(err error) Code {
 	if errors.As(err, &c) {
 		return c
 	}
-	if errors.Is(err, errContextDone) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return CodeOperationTimeout
 	}
 	return CodeSystemError
 }
-
-var errContextDone = errors.New("coord: context done")
 
 // OpError is the error returned by Session methods: the operation, the path
 // it was applied to (as the caller named it, inside the session's chroot) and

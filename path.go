@@ -19,8 +19,8 @@ func ValidatePath(p string) error {
 	return nil
 }
 
-// validateSequentialPath validates the prefix of a sequential create the way
-// ZooKeeper's client does: with a suffix digit appended, so "/a/" is fine.
+// validateCreatePath validates a create's path the way ZooKeeper's client
+// does: a sequential prefix with a suffix digit appended, so "/a/" is fine.
 func validateCreatePath(p string, sequential bool) error {
 	if sequential {
 		return ValidatePath(p + "1")

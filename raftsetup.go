@@ -2,7 +2,6 @@ package coord
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -153,5 +152,3 @@ func (n *Node) startRaft() error {
 	}
 	return nil
 }
-
-var _ io.Closer = (*raftfsm.BadgerStore)(nil)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc64"
 	"slices"
+	"strings"
 )
 
 // znode is one node of the tree. Its path is the key it is stored under.
@@ -368,23 +369,9 @@ func (t *tree) perm(n *znode, p Perm, ids []ID) bool {
 	return checkPerm(t.acls.get(n.acl), p, ids)
 }
 
-func hasNull(p string) bool {
-	for i := 0; i < len(p); i++ {
-		if p[i] == 0 {
-			return true
-		}
-	}
-	return false
-}
+func hasNull(p string) bool { return strings.IndexByte(p, 0) >= 0 }
 
-func lastSlash(p string) int {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] == '/' {
-			return i
-		}
-	}
-	return -1
-}
+func lastSlash(p string) int { return strings.LastIndexByte(p, '/') }
 
 // create follows the order of ZooKeeper's PrepRequestProcessor: mode and
 // TTL, path shape, ACL, parent, CREATE permission, sequence suffix, full
