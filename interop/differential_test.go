@@ -30,7 +30,6 @@ var (
 	coordOnce sync.Once
 	coordNode *coord.Node
 	coordErr  error
-	coordStub bool // wire server not built yet
 )
 
 func TestMain(m *testing.M) {
@@ -76,7 +75,6 @@ func startCoord() {
 		})
 		if err != nil {
 			coordErr = err
-			coordStub = strings.Contains(err.Error(), "not built yet")
 			return
 		}
 		coordNode = n
@@ -86,14 +84,10 @@ func startCoord() {
 	})
 }
 
-// coordTarget returns the shared coord node, or skips while the wire server
-// is still a stub.
+// coordTarget returns the shared coord node.
 func coordTarget(t *testing.T) *target {
 	t.Helper()
 	startCoord()
-	if coordStub {
-		t.Skipf("skipping coord side: %v", coordErr)
-	}
 	if coordErr != nil {
 		t.Fatalf("coord: %v", coordErr)
 	}
