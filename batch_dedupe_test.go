@@ -1,6 +1,11 @@
 package coord
 
-import "testing"
+import (
+	"bytes"
+	"context"
+	"slices"
+	"testing"
+)
 
 // TestStaleBatchIsSkipped: a node numbers its batches; once a later batch
 // of that node is applied, an earlier one (a stale copy that surfaced late
@@ -49,4 +54,149 @@ func TestStaleBatchIsSkipped(t *testing.T) {
 	if tr.invError != nil {
 		t.Fatal(tr.invError)
 	}
+}
+
+// TestGroupEntry: a leader packs its own batch and the batches other nodes
+// forwarded into one raft entry. Every member is applied as an entry of its
+// own (origin and counter checked one by one, so a stale member changes
+// nothing), in order, with the group's time.
+func TestGroupEntry(t *testing.T) {
+	n := openNode(t, Config{})
+	s := newSession(t, n, SessionConfig{})
+	mustCreate(t, s, "/g", nil, Persistent, OpenACL)
+	member := func(origin, counter uint64, paths ...string) []byte {
+		b := batch{time: 1, origin: origin, counter: counter} // time is the group's
+		for _, p := range paths {
+			b.entries = append(b.entries, entry{origin: origin, seq: 1 << 40, cmd: command{kind: opCreate, path: p, acl: OpenACL, mode: PersistentSequential}})
+		}
+		return encodeBatch(nil, &b)
+	}
+	const groupTime = 1_700_000_000_000
+	members := [][]byte{
+		member(101, 1, "/g/a-"),
+		member(102, 7, "/g/b-", "/g/b-"),
+		member(101, 1, "/g/a-"), // the same batch again: stale
+		member(101, 2, "/g/a-"),
+		// This node's own origin with a counter it has long passed: stale,
+		// and its entries name this node, which has nobody waiting for them.
+		member(n.tag, 1, "/g/self-"),
+	}
+	data := appendGroupHeader(nil, groupTime, len(members))
+	for _, m := range members {
+		data = appendGroupMember(data, m)
+	}
+	if err := n.raft.Apply(data, 0).Error(); err != nil {
+		t.Fatal(err)
+	}
+	kids, _, err := s.GetChildren(context.Background(), "/g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(kids)
+	want := []string{"a-0000000000", "a-0000000003", "b-0000000001", "b-0000000002"}
+	if !slices.Equal(kids, want) {
+		t.Fatalf("children %q, want %q", kids, want)
+	}
+	for _, k := range kids {
+		if st := mustStat(t, s, "/g/"+k); st.Ctime != groupTime {
+			t.Fatalf("%s: ctime %d, want the group's %d", k, st.Ctime, int64(groupTime))
+		}
+	}
+	// A malformed group is skipped as a whole by every replica alike;
+	// the node goes on.
+	bad := appendGroupHeader(nil, groupTime, 2)
+	bad = appendGroupMember(bad, member(103, 1, "/g/c-"))
+	if err := n.raft.Apply(bad, 0).Error(); err != nil {
+		t.Fatal(err)
+	}
+	mustNotExist(t, s, "/g/c-0000000004")
+	mustCreate(t, s, "/g/after", nil, Persistent, OpenACL)
+}
+
+func TestSplitEntry(t *testing.T) {
+	one := encodeBatch(nil, testBatch())
+	var got [][]byte
+	collect := func(b []byte, time int64, grouped bool) error {
+		if grouped && time != 42 {
+			t.Fatalf("member time %d, want 42", time)
+		}
+		got = append(got, b)
+		return nil
+	}
+	if err := splitEntry(one, collect); err != nil || len(got) != 1 || !bytes.Equal(got[0], one) {
+		t.Fatalf("plain batch: %v, %d parts", err, len(got))
+	}
+	group := appendGroupHeader(nil, 42, 2)
+	group = appendGroupMember(group, one)
+	group = appendGroupMember(group, one)
+	got = nil
+	if err := splitEntry(group, collect); err != nil || len(got) != 2 || !bytes.Equal(got[1], one) {
+		t.Fatalf("group: %v, %d parts", err, len(got))
+	}
+	// Members are sub-slices with their capacity cut, so appending to one
+	// cannot overwrite the next.
+	if cap(got[0]) != len(got[0]) {
+		t.Fatal("member capacity reaches into the next member")
+	}
+	// Every proper prefix of a group is corrupt, and f sees none of it.
+	for i := 1; i < len(group); i++ {
+		err := splitEntry(group[:i], func([]byte, int64, bool) error {
+			t.Fatalf("prefix of %d/%d bytes: a member was passed on", i, len(group))
+			return nil
+		})
+		if err == nil {
+			t.Fatalf("prefix of %d/%d bytes split without error", i, len(group))
+		}
+	}
+	for name, buf := range map[string][]byte{
+		"TrailingByte":     append(bytes.Clone(group), 0),
+		"CountBeyondData":  {groupFormat, 0, 0xff, 0x01},
+		"MemberBeyondData": {groupFormat, 0, 1, 0x7f, batchFormat},
+		"VarintTooLong":    append([]byte{groupFormat}, bytes.Repeat([]byte{0xff}, 11)...),
+	} {
+		if err := splitEntry(buf, func([]byte, int64, bool) error { return nil }); err == nil {
+			t.Errorf("%s: split without error", name)
+		}
+	}
+	if _, _, err := batchHeader(group); err == nil {
+		t.Error("batchHeader accepted a group")
+	}
+	if o, c, err := batchHeader(encodeBatch(nil, &batch{origin: 5, counter: 9})); err != nil || o != 5 || c != 9 {
+		t.Errorf("batchHeader: %d %d %v", o, c, err)
+	}
+}
+
+// FuzzSplitEntry: whatever splits without error is rebuilt into a group
+// that splits into the same members with the same time.
+func FuzzSplitEntry(f *testing.F) {
+	one := encodeBatch(nil, testBatch())
+	g := appendGroupHeader(nil, 42, 2)
+	g = appendGroupMember(appendGroupMember(g, one), one)
+	f.Add(g)
+	f.Add(one)
+	f.Add([]byte{groupFormat, 0, 0})
+	split := func(buf []byte) (members [][]byte, at int64, err error) {
+		err = splitEntry(buf, func(b []byte, time int64, grouped bool) error {
+			if !grouped {
+				return errCorrupt // not a group: nothing to rebuild
+			}
+			members, at = append(members, b), time
+			return nil
+		})
+		return members, at, err
+	}
+	f.Fuzz(func(t *testing.T, buf []byte) {
+		members, at, err := split(buf)
+		if err != nil || len(members) == 0 {
+			return
+		}
+		re := appendGroupHeader(nil, at, len(members))
+		for _, m := range members {
+			re = appendGroupMember(re, m)
+		}
+		members2, at2, err := split(re)
+		if err != nil || at2 != at || !slices.EqualFunc(members, members2, bytes.Equal) {
+			t.Fatalf("rebuilt group splits differently: %v", err)
+		}
+	})
 }

@@ -68,6 +68,82 @@ type entry struct {
 
 const batchFormat = 2
 
+// groupFormat marks a raft entry that carries several batches: the leader
+// packs its own commands and the batches other nodes forwarded to it into
+// one entry, so that one raft round (one log append and sync on every node,
+// one message to each follower) commits the work of the whole ensemble.
+// Each batch keeps its origin and counter, and apply treats it exactly as
+// an entry of its own; the group's time, the leader's clock, replaces the
+// batches' times.
+//
+//	groupFormat, time (varint), count (uvarint), count × (len (uvarint), batch)
+const groupFormat = 3
+
+// appendGroupHeader starts a group entry of count batches; each batch then
+// follows with appendGroupMember.
+func appendGroupHeader(dst []byte, time int64, count int) []byte {
+	dst = append(dst, groupFormat)
+	dst = binary.AppendVarint(dst, time)
+	return binary.AppendUvarint(dst, uint64(count))
+}
+
+func appendGroupMember(dst, encodedBatch []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(encodedBatch)))
+	return append(dst, encodedBatch...)
+}
+
+// splitEntry calls f for every batch in a raft entry's data, in order:
+// the entry itself when it is one batch, or each member of a group with
+// the group's time. A malformed group is an error before f sees any of its
+// members; otherwise splitEntry stops at the first error from f.
+func splitEntry(data []byte, f func(batch []byte, time int64, grouped bool) error) error {
+	if len(data) == 0 || data[0] != groupFormat {
+		return f(data, 0, false)
+	}
+	if err := walkGroup(data, nil); err != nil {
+		return err
+	}
+	return walkGroup(data, f)
+}
+
+// walkGroup reads a group's framing, calling f (if not nil) per member.
+func walkGroup(data []byte, f func(batch []byte, time int64, grouped bool) error) error {
+	d := decoder{b: data[1:]}
+	time := d.varint()
+	n := d.count(len(data))
+	for i := 0; i < n && d.err == nil; i++ {
+		m := d.uvarint()
+		if d.err != nil || m > uint64(len(d.b)) {
+			d.fail()
+			break
+		}
+		member := d.b[:m:m]
+		d.b = d.b[m:]
+		if f != nil {
+			if err := f(member, time, true); err != nil {
+				return err
+			}
+		}
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail()
+	}
+	return d.err
+}
+
+// batchHeader reads the origin and counter of an encoded batch without
+// decoding its commands.
+func batchHeader(buf []byte) (origin, counter uint64, err error) {
+	d := decoder{b: buf}
+	if d.byte() != batchFormat {
+		return 0, 0, errCorrupt
+	}
+	d.varint()
+	origin = d.uvarint()
+	counter = d.uvarint()
+	return origin, counter, d.err
+}
+
 // Limits applied while decoding, so a corrupt or hostile entry cannot make
 // the decoder allocate without bound.
 const (

@@ -56,23 +56,31 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 		if l.Type != raft.LogCommand {
 			continue
 		}
-		b, err := decodeBatchInto(l.Data, f.entBuf)
+		err := splitEntry(l.Data, func(data []byte, time int64, grouped bool) error {
+			b, err := decodeBatchInto(data, f.entBuf)
+			if err != nil {
+				return err
+			}
+			if grouped {
+				b.time = time
+			}
+			res := f.t.applyBatchInto(&b, f.resBuf)
+			for i := range res {
+				if b.entries[i].origin == f.node.tag {
+					out = append(out, delivery{b.entries[i].seq, res[i]})
+				}
+			}
+			// Keep the storage, not what it points to.
+			clear(b.entries)
+			clear(res)
+			f.entBuf, f.resBuf = b.entries, res
+			return nil
+		})
 		if err != nil {
 			// Every replica decodes the same bytes the same way, so skipping
 			// keeps them in step; it can only mean a bug or corruption.
 			f.node.log.Error("skipping undecodable raft entry", "index", l.Index, "err", err)
-			continue
 		}
-		res := f.t.applyBatchInto(&b, f.resBuf)
-		for i := range b.entries {
-			if b.entries[i].origin == f.node.tag {
-				out = append(out, delivery{b.entries[i].seq, res[i]})
-			}
-		}
-		// Keep the storage, not what it points to.
-		clear(b.entries)
-		clear(res)
-		f.entBuf, f.resBuf = b.entries, res
 		o, c, mv := f.t.takeSessionChanges()
 		moved = append(moved, mv...)
 		for _, id := range o {

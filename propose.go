@@ -24,15 +24,23 @@ type proposer struct {
 
 	futures chan inflight
 	slots   chan struct{} // one token per entry in flight: group commit
+	freed   chan struct{} // a token was returned
 	done    chan struct{}
 }
 
-// proposal is one command waiting for its result.
+// proposal is one command waiting for its result, or, on the leader, a
+// batch another node forwarded.
 type proposal struct {
 	seq  uint64
 	cmd  command
 	sync bool // a sync marker: no command, just a place in the log
 	done chan result
+
+	fwd []byte // an encoded batch forwarded by another node
+	// settle answers the forwarding node once the entry carrying fwd is
+	// committed (rpcOK), certainly not (rpcNotLeader), or of unknown fate
+	// (rpcFailed).
+	settle func(status byte, msg string)
 }
 
 // inflight is a proposed entry: wait reports whether it was committed
@@ -40,6 +48,7 @@ type proposal struct {
 type inflight struct {
 	wait func() error
 	seqs []uint64
+	fwds []*proposal
 }
 
 // maxInflight is how many entries a node has on their way to commit at
@@ -47,6 +56,14 @@ type inflight struct {
 // 64 writers, against ~1 with no limit); raft pipelines within an entry's
 // round anyway.
 const maxInflight = 1
+
+// maxFollowerInflight is the same for a follower, whose entries are
+// forwards that the leader merges into its own: a second forward in flight
+// spares its writers a wait of a whole round for the previous one to come
+// back. Each session has one write in flight at a time, so its writes stay
+// in order; a stale forward can only be skipped after its fate is settled
+// (see batch.counter).
+const maxFollowerInflight = 2
 
 // forwardWait, in election timeouts, is how long a follower waits for
 // the leader to answer a forwarded batch before it settles the batch's fate
@@ -67,7 +84,8 @@ func newProposer(n *Node) *proposer {
 		queue:   make(chan *proposal, 4096),
 		pending: make(map[uint64]*proposal),
 		futures: make(chan inflight, 1024),
-		slots:   make(chan struct{}, maxInflight),
+		slots:   make(chan struct{}, maxFollowerInflight),
+		freed:   make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
 }
@@ -194,21 +212,26 @@ func (p *proposer) fail(seqs []uint64, c Code) {
 }
 
 // run is the batching loop: it drains the queue into one entry at a time
-// and hands it to raft without waiting for the previous one to commit.
+// and hands it to raft (on the leader) or forwards it to the leader. On the
+// leader the entry also carries the batches other nodes forwarded, so one
+// raft round commits the whole ensemble's waiting writes.
 func (p *proposer) run() {
 	defer p.n.wg.Done()
 	go p.awaitFutures()
 	max := p.n.cfg.MaxBatch
 	batchBuf := make([]*proposal, 0, max)
-	var enc []byte
+	var enc, group []byte
 	var entries []entry
 	var counter uint64
+	stop := func(in inflight) {
+		p.fail(in.seqs, CodeConnectionLoss)
+		settleAll(in.fwds, rpcFailed, "coord: node closing")
+		close(p.futures)
+	}
 	for {
 		// Group commit: while maxInflight entries are on their way,
 		// commands pile up in the queue and the next entry carries them all.
-		select {
-		case p.slots <- struct{}{}:
-		case <-p.n.stop:
+		if !p.acquire() {
 			close(p.futures)
 			return
 		}
@@ -229,39 +252,120 @@ func (p *proposer) run() {
 				break drain
 			}
 		}
-		// The batch is only encoded, so its entries can be reused.
+		leader := p.n.isLeader.Load() || p.n.mux == nil
+		var in inflight
 		counter++
-		b := batch{time: time.Now().UnixMilli(), origin: p.n.tag, counter: counter, entries: entries[:0]}
-		seqs := make([]uint64, 0, len(props))
+		now := time.Now().UnixMilli()
+		b := batch{time: now, origin: p.n.tag, counter: counter, entries: entries[:0]}
 		for _, pr := range props {
-			seqs = append(seqs, pr.seq)
-			e := entry{origin: p.n.tag, seq: pr.seq, cmd: pr.cmd}
-			if pr.sync {
-				e.cmd = command{kind: opSync}
+			switch {
+			case pr.fwd != nil && leader:
+				in.fwds = append(in.fwds, pr)
+			case pr.fwd != nil:
+				pr.settle(rpcNotLeader, "")
+			case pr.sync:
+				in.seqs = append(in.seqs, pr.seq)
+				b.entries = append(b.entries, entry{origin: p.n.tag, seq: pr.seq, cmd: command{kind: opSync}})
+			default:
+				in.seqs = append(in.seqs, pr.seq)
+				b.entries = append(b.entries, entry{origin: p.n.tag, seq: pr.seq, cmd: pr.cmd})
 			}
-			b.entries = append(b.entries, e)
 		}
+		clear(props) // the queue's proposals are referenced elsewhere now
+		if len(b.entries) == 0 && len(in.fwds) == 0 {
+			counter--
+			p.release()
+			continue
+		}
+		// The batch is only encoded, so its entries can be reused.
 		enc = encodeBatch(enc[:0], &b)
 		entries = b.entries
 		clear(entries) // drop references to the commands' data
-		data := make([]byte, len(enc))
-		copy(data, enc)
-		in := inflight{seqs: seqs, wait: p.dispatch(data)}
+		var data []byte
+		if len(in.fwds) == 0 {
+			data = make([]byte, len(enc))
+			copy(data, enc)
+		} else {
+			members := len(in.fwds)
+			if len(b.entries) > 0 {
+				members++
+			} else {
+				counter-- // no batch of our own in this entry
+			}
+			group = appendGroupHeader(group[:0], now, members)
+			if len(b.entries) > 0 {
+				group = appendGroupMember(group, enc)
+			}
+			for _, f := range in.fwds {
+				group = appendGroupMember(group, f.fwd)
+			}
+			data = make([]byte, len(group))
+			copy(data, group)
+		}
+		in.wait = p.dispatch(data, len(in.fwds) > 0)
 		select {
 		case p.futures <- in:
 		case <-p.n.stop:
-			p.fail(seqs, CodeConnectionLoss)
-			close(p.futures)
+			stop(in)
 			return
 		}
 	}
 }
 
+// acquire takes a slot for one more entry in flight: one on the leader,
+// whose entries carry everyone's batches, so that each raft round takes
+// all that waits; a few on a follower, whose forwards the leader merges
+// anyway, so that its writers do not wait a whole round for the previous
+// forward to come back before theirs can leave. It reports false when the
+// node stops.
+func (p *proposer) acquire() bool {
+	for {
+		limit := maxFollowerInflight
+		if p.n.isLeader.Load() || p.n.mux == nil {
+			limit = maxInflight
+		}
+		if len(p.slots) < limit {
+			p.slots <- struct{}{} // only run sends: cannot block
+			return true
+		}
+		select {
+		case <-p.freed:
+		case <-p.n.stop:
+			return false
+		}
+	}
+}
+
+func (p *proposer) release() {
+	<-p.slots
+	select {
+	case p.freed <- struct{}{}:
+	default:
+	}
+}
+
+// forwarded queues a batch another node forwarded, to be proposed in this
+// node's next entry; settle is called exactly once with its fate.
+func (p *proposer) forwarded(data []byte, settle func(status byte, msg string)) {
+	pr := &proposal{fwd: data, settle: settle}
+	select {
+	case p.queue <- pr:
+	case <-p.n.stop:
+		settle(rpcNotLeader, "")
+	}
+}
+
+func settleAll(fwds []*proposal, status byte, msg string) {
+	for _, f := range fwds {
+		f.settle(status, msg)
+	}
+}
+
 // dispatch hands an encoded batch to raft when this node leads, or
 // forwards it to the leader, and returns how to learn its fate.
-func (p *proposer) dispatch(data []byte) func() error {
+func (p *proposer) dispatch(data []byte, mustLead bool) func() error {
 	n := p.n
-	if n.isLeader.Load() || n.mux == nil {
+	if mustLead || n.isLeader.Load() || n.mux == nil {
 		f := n.raft.Apply(data, 0)
 		return func() error {
 			err := f.Error()
@@ -314,14 +418,18 @@ func (p *proposer) dispatch(data []byte) func() error {
 func (p *proposer) awaitFutures() {
 	for in := range p.futures {
 		err := in.wait()
-		<-p.slots
-		if err != nil {
+		p.release()
+		switch {
+		case err == nil:
+			settleAll(in.fwds, rpcOK, "")
+		case errors.Is(err, errNotLeader):
 			p.n.log.Debug("proposal failed", "err", err)
-			if errors.Is(err, errNotLeader) {
-				p.fail(in.seqs, codeRetry)
-			} else {
-				go p.resolve(in.seqs)
-			}
+			settleAll(in.fwds, rpcNotLeader, "")
+			p.fail(in.seqs, codeRetry)
+		default:
+			p.n.log.Debug("proposal failed", "err", err)
+			settleAll(in.fwds, rpcFailed, err.Error())
+			go p.resolve(in.seqs)
 		}
 	}
 	close(p.done)

@@ -9,8 +9,6 @@ import (
 	"net"
 	"sync"
 	"time"
-
-	"github.com/hashicorp/raft"
 )
 
 // The cluster RPC: followers forward write batches to the leader and
@@ -210,8 +208,6 @@ func (n *Node) serveRPC(conn net.Conn) {
 			conn.Close()
 		}
 	}
-	var inflight sync.WaitGroup
-	defer inflight.Wait()
 	for {
 		var hdr [13]byte
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
@@ -233,29 +229,15 @@ func (n *Node) serveRPC(conn net.Conn) {
 				respond(id, rpcNotLeader, nil)
 				continue
 			}
-			b, err := decodeBatch(payload)
-			if err != nil {
+			if _, _, err := batchHeader(payload); err != nil {
 				respond(id, rpcFailed, []byte(err.Error()))
 				continue
 			}
-			b.time = time.Now().UnixMilli()
-			f := n.raft.Apply(encodeBatch(nil, &b), 0)
-			inflight.Add(1)
-			go func() {
-				defer inflight.Done()
-				if err := f.Error(); err != nil {
-					status := rpcFailed
-					// Only ErrNotLeader means the entry was never appended
-					// and may be proposed again; after ErrLeadershipLost it
-					// may still commit.
-					if errors.Is(err, raft.ErrNotLeader) {
-						status = rpcNotLeader
-					}
-					respond(id, status, []byte(err.Error()))
-					return
-				}
-				respond(id, rpcOK, nil)
-			}()
+			// The batch rides in this node's next entry, with whatever
+			// else is waiting; its fate comes back through settle.
+			n.proposer.forwarded(payload, func(status byte, msg string) {
+				respond(id, status, []byte(msg))
+			})
 		case rpcTouch:
 			now := time.Now()
 			for p := payload; len(p) > 0; {
