@@ -3,8 +3,13 @@ package coord
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/hashicorp/raft"
 )
 
 // TestStaleBatchIsSkipped: a node numbers its batches; once a later batch
@@ -199,4 +204,57 @@ func FuzzSplitEntry(f *testing.F) {
 			t.Fatalf("rebuilt group splits differently: %v", err)
 		}
 	})
+}
+
+// TestEntriesClosedBySize: however many large writes wait at once, an
+// entry is closed once its payload reaches maxEntryBytes, so it stays far
+// below the cluster RPC frame and the log store's limits.
+func TestEntriesClosedBySize(t *testing.T) {
+	storage := NewMemoryStorage()
+	n := openNode(t, Config{Storage: storage})
+	ctx := context.Background()
+	const writers, size = 40, 1_000_000
+	sessions := make([]*Session, writers)
+	for w := range sessions {
+		sessions[w] = newSession(t, n, SessionConfig{})
+	}
+	// Take a slot, as an entry in flight would: once the proposer has
+	// sent the first write (with the slot it waits with), the others wait
+	// in its queue until this one is released.
+	p := n.proposer
+	p.slots <- struct{}{}
+	var wg sync.WaitGroup
+	var done atomic.Int64
+	errs := make([]error, writers)
+	for w, s := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[w] = s.Create(ctx, fmt.Sprintf("/w%d", w), make([]byte, size), Persistent, OpenACL)
+			done.Add(1)
+		}()
+	}
+	eventually(t, "every other write queued", func() bool { return len(p.queue)+int(done.Load()) == writers })
+	p.release()
+	wg.Wait()
+	for w, err := range errs {
+		if err != nil {
+			t.Fatalf("writer %d: %v", w, err)
+		}
+	}
+	first, _ := storage.logs.FirstIndex()
+	last, _ := storage.logs.LastIndex()
+	var biggest int
+	for i := first; i <= last; i++ {
+		var l raft.Log
+		if err := storage.logs.GetLog(i, &l); err != nil {
+			t.Fatal(err)
+		}
+		biggest = max(biggest, len(l.Data))
+	}
+	// The command that crosses the bound still goes in.
+	if limit := 4<<20 + size + 4096; biggest > limit {
+		t.Fatalf("an entry of %d bytes, over %d", biggest, limit)
+	}
+	t.Logf("%d entries, the largest %d bytes", last-first+1, biggest)
 }

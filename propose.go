@@ -43,6 +43,22 @@ type proposal struct {
 	settle func(status byte, msg string)
 }
 
+// size estimates the bytes pr adds to an entry.
+func (pr *proposal) size() int {
+	if pr.fwd != nil {
+		return len(pr.fwd)
+	}
+	return commandSize(&pr.cmd)
+}
+
+func commandSize(c *command) int {
+	n := 16 + len(c.path) + len(c.data) + len(c.passwd)
+	for i := range c.ops {
+		n += commandSize(&c.ops[i])
+	}
+	return n
+}
+
 // inflight is a proposed entry: wait reports whether it was committed
 // (nil), certainly not proposed (errNotLeader), or of unknown fate.
 type inflight struct {
@@ -64,6 +80,13 @@ const maxInflight = 1
 // in order; a stale forward can only be skipped after its fate is settled
 // (see batch.counter).
 const maxFollowerInflight = 2
+
+// maxEntryBytes bounds the commands' payload (data and paths) that one
+// entry takes: an entry is closed once it reaches this much, so it stays
+// far below the cluster RPC frame and the log store's limits however many
+// large writes wait at once (one command or forwarded batch over it still
+// goes, alone).
+const maxEntryBytes = 4 << 20
 
 // forwardWait, in election timeouts, is how long a follower waits for
 // the leader to answer a forwarded batch before it settles the batch's fate
@@ -243,11 +266,13 @@ func (p *proposer) run() {
 			return
 		}
 		props := append(batchBuf[:0], first)
+		size := first.size()
 	drain:
-		for len(props) < max {
+		for len(props) < max && size < maxEntryBytes {
 			select {
 			case pr := <-p.queue:
 				props = append(props, pr)
+				size += pr.size()
 			default:
 				break drain
 			}
