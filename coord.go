@@ -35,7 +35,8 @@ type Config struct {
 	MaxSessionTimeout time.Duration
 
 	// MaxDataSize is the largest data a znode may hold, in bytes. Zero means
-	// 1 MiB (ZooKeeper's jute.maxbuffer).
+	// 1 MiB (ZooKeeper's jute.maxbuffer); at most 32 MiB, the most one
+	// command may carry.
 	MaxDataSize int
 
 	// EnforceQuota makes hard quota limits (countHardLimit and
@@ -281,8 +282,8 @@ func (c *Config) fillDefaults() error {
 	switch {
 	case c.TickTime < 0, c.MinSessionTimeout < 0, c.MaxSessionTimeout < c.MinSessionTimeout:
 		return fmt.Errorf("coord: invalid session timing: tick %v, min %v, max %v", c.TickTime, c.MinSessionTimeout, c.MaxSessionTimeout)
-	case c.MaxDataSize < 0:
-		return fmt.Errorf("coord: invalid MaxDataSize %d", c.MaxDataSize)
+	case c.MaxDataSize < 0 || c.MaxDataSize > maxCommandBytes:
+		return fmt.Errorf("coord: invalid MaxDataSize %d (0 to %d)", c.MaxDataSize, maxCommandBytes)
 	case c.ContainerCheckInterval < 0:
 		return fmt.Errorf("coord: invalid ContainerCheckInterval %v", c.ContainerCheckInterval)
 	case c.SuperDigest != "" && !validDigestID(c.SuperDigest):

@@ -1164,3 +1164,28 @@ func TestChroot(t *testing.T) {
 		t.Fatalf("NewSession with a bad chroot = %v", err)
 	}
 }
+
+// TestCommandSizeLimits: one command carries at most 32 MiB (a multi's ops
+// together), and MaxDataSize cannot be set above that.
+func TestCommandSizeLimits(t *testing.T) {
+	n := openNode(t, Config{})
+	s := newSession(t, n, SessionConfig{})
+	ctx := context.Background()
+	value := make([]byte, 1<<20)
+	var ops []Op
+	for i := range 33 {
+		ops = append(ops, &CreateOp{Path: fmt.Sprintf("/m%d", i), Data: value})
+	}
+	_, err := s.Multi(ctx, ops...)
+	wantOpError(t, err, ErrBadArguments, "multi", "")
+	mustNotExist(t, s, "/m0")
+	// Just under the limit goes through.
+	if _, err := s.Multi(ctx, ops[:31]...); err != nil {
+		t.Fatal(err)
+	}
+	mustStat(t, s, "/m30")
+
+	if _, err := Open(ctx, Config{MaxDataSize: 33 << 20}); err == nil {
+		t.Fatal("Open accepted MaxDataSize of 33 MiB")
+	}
+}

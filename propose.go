@@ -88,6 +88,11 @@ const maxFollowerInflight = 2
 // goes, alone).
 const maxEntryBytes = 4 << 20
 
+// maxCommandBytes bounds one command's payload (a multi's ops together):
+// one entry, alone, must stay well below the cluster RPC frame (64 MiB)
+// and the log store's value-log file (64 MiB).
+const maxCommandBytes = 32 << 20
+
 // forwardWait, in election timeouts, is how long a follower waits for
 // the leader to answer a forwarded batch before it settles the batch's fate
 // another way.
