@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -222,7 +223,9 @@ func TestEntriesClosedBySize(t *testing.T) {
 	// sent the first write (with the slot it waits with), the others wait
 	// in its queue until this one is released.
 	p := n.proposer
-	p.slots <- struct{}{}
+	p.slotMu.Lock()
+	p.inFlight[slotPropose]++
+	p.slotMu.Unlock()
 	var wg sync.WaitGroup
 	var done atomic.Int64
 	errs := make([]error, writers)
@@ -235,7 +238,7 @@ func TestEntriesClosedBySize(t *testing.T) {
 		}()
 	}
 	eventually(t, "every other write queued", func() bool { return len(p.queue)+int(done.Load()) == writers })
-	p.release()
+	p.release(slotPropose)
 	wg.Wait()
 	for w, err := range errs {
 		if err != nil {
@@ -257,4 +260,59 @@ func TestEntriesClosedBySize(t *testing.T) {
 		t.Fatalf("an entry of %d bytes, over %d", biggest, limit)
 	}
 	t.Logf("%d entries, the largest %d bytes", last-first+1, biggest)
+}
+
+// TestSkippedBatchIsRetried: a batch whose entry this node has applied
+// without delivering its results (apply skipped it as stale or
+// undecodable) was not applied and never will be, so its writers are told
+// to propose again; after a snapshot replaced the state, the outcome is
+// unknown instead.
+func TestSkippedBatchIsRetried(t *testing.T) {
+	n := openNode(t, Config{})
+	s := newSession(t, n, SessionConfig{})
+	p := n.proposer
+	waiting := func() *proposal {
+		pr := &proposal{done: make(chan result, 1)}
+		p.mu.Lock()
+		p.nextSeq++
+		pr.seq = p.nextSeq
+		p.pending[pr.seq] = pr
+		p.mu.Unlock()
+		return pr
+	}
+	result := func(pr *proposal) Code {
+		select {
+		case r := <-pr.done:
+			return r.err
+		case <-time.After(waitTimeout):
+			t.Fatal("no result")
+			return 0
+		}
+	}
+	// Its entry is applied already.
+	pr := waiting()
+	p.settleAfter(n.fsm.appliedIndex(), []uint64{pr.seq})
+	if c := result(pr); c != codeRetry {
+		t.Fatalf("got %v, want a retry", c)
+	}
+	// Its entry is applied later.
+	pr = waiting()
+	p.settleAfter(n.fsm.appliedIndex()+2, []uint64{pr.seq})
+	mustCreate(t, s, "/x", nil, Persistent, OpenACL)
+	select {
+	case r := <-pr.done:
+		t.Fatalf("settled before its entry was applied: %v", r.err)
+	default:
+	}
+	mustCreate(t, s, "/y", nil, Persistent, OpenACL)
+	if c := result(pr); c != codeRetry {
+		t.Fatalf("got %v, want a retry", c)
+	}
+	// A snapshot came instead.
+	pr = waiting()
+	p.settleAfter(n.fsm.appliedIndex()+100, []uint64{pr.seq})
+	p.restored()
+	if c := result(pr); c != CodeConnectionLoss {
+		t.Fatalf("got %v, want ConnectionLoss", c)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"strconv"
 )
 
 // opKind names a state change. Every change to the replicated state is one
@@ -142,6 +143,29 @@ func batchHeader(buf []byte) (origin, counter uint64, err error) {
 	origin = d.uvarint()
 	counter = d.uvarint()
 	return origin, counter, d.err
+}
+
+// commandLimits reports (as an error detail) how c exceeds what one
+// command may carry, or "". Every replica must be able to decode what is
+// proposed, so the decoder's limits below are checked before proposing.
+func commandLimits(c *command) string {
+	switch {
+	case len(c.ids) > maxIDs:
+		return "the session has " + strconv.Itoa(len(c.ids)) + " identities, the limit is " + strconv.Itoa(maxIDs)
+	case len(c.ops) > maxMultiOps:
+		return strconv.Itoa(len(c.ops)) + " ops, the limit is " + strconv.Itoa(maxMultiOps)
+	case len(c.acl) > maxACLs:
+		return strconv.Itoa(len(c.acl)) + " ACL entries, the limit is " + strconv.Itoa(maxACLs)
+	}
+	for i := range c.ops {
+		if len(c.ops[i].acl) > maxACLs {
+			return strconv.Itoa(len(c.ops[i].acl)) + " ACL entries, the limit is " + strconv.Itoa(maxACLs)
+		}
+	}
+	if size := commandSize(c); size > maxCommandBytes {
+		return "the command carries " + strconv.Itoa(size) + " bytes, the limit is " + strconv.Itoa(maxCommandBytes)
+	}
+	return ""
 }
 
 // Limits applied while decoding, so a corrupt or hostile entry cannot make

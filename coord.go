@@ -310,11 +310,13 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	n.watches = newRegistry()
 	n.fsm = newFSM(n, treeLimits{maxData: cfg.MaxDataSize, enforceQuota: cfg.EnforceQuota})
 	n.tracker = newTracker()
+	// Before raft: it may apply (or restore) at once, and apply tells the
+	// proposer what it applied.
+	n.proposer = newProposer(n)
 
 	if err := n.startRaft(); err != nil {
 		return nil, err
 	}
-	n.proposer = newProposer(n)
 
 	n.lastInTouch.Store(time.Now().UnixNano())
 	n.wg.Add(3)

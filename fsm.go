@@ -59,7 +59,12 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 		err := splitEntry(l.Data, func(data []byte, time int64, grouped bool) error {
 			b, err := decodeBatchInto(data, f.entBuf)
 			if err != nil {
-				return err
+				// Every replica decodes the same bytes the same way, so
+				// skipping keeps them in step; the batch's proposer learns
+				// that it was not applied (see proposer.settleAfter). It can
+				// only mean a bug or corruption.
+				f.node.log.Error("skipping undecodable batch", "index", l.Index, "err", err)
+				return nil
 			}
 			if grouped {
 				b.time = time
@@ -77,8 +82,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 			return nil
 		})
 		if err != nil {
-			// Every replica decodes the same bytes the same way, so skipping
-			// keeps them in step; it can only mean a bug or corruption.
+			// A malformed group: skipped whole, by every replica alike.
 			f.node.log.Error("skipping undecodable raft entry", "index", l.Index, "err", err)
 		}
 		o, c, mv := f.t.takeSessionChanges()
@@ -113,7 +117,15 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 	clear(out)
 	f.outBuf = out
 	f.setApplied(last)
+	f.node.proposer.applied(last)
 	return make([]interface{}, len(logs))
+}
+
+// appliedIndex is the raft index of the last entry applied.
+func (f *fsm) appliedIndex() uint64 {
+	f.appliedMu.Lock()
+	defer f.appliedMu.Unlock()
+	return f.applied
 }
 
 func (f *fsm) setApplied(idx uint64) {
@@ -162,6 +174,7 @@ func (f *fsm) Restore(r io.ReadCloser) error {
 	f.catchUpWatchesLocked(old, t)
 	f.mu.Unlock()
 	f.catchUpSessions(t)
+	f.node.proposer.restored()
 	return nil
 }
 

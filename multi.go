@@ -2,7 +2,6 @@ package coord
 
 import (
 	"context"
-	"strconv"
 	"time"
 )
 
@@ -100,10 +99,6 @@ func (s *Session) Multi(ctx context.Context, ops ...Op) ([]OpResult, error) {
 			return nil, opErr("multi", userPaths[i], err)
 		}
 		cmd.ops = append(cmd.ops, c)
-	}
-	if size := commandSize(&cmd); size > maxCommandBytes {
-		return nil, &OpError{Op: "multi", Err: ErrBadArguments,
-			Detail: "the ops carry " + strconv.Itoa(size) + " bytes, the limit is " + strconv.Itoa(maxCommandBytes)}
 	}
 	r, err := s.write(ctx, "multi", "", cmd)
 	if r.multi == nil {

@@ -47,6 +47,9 @@ func opErrDetail(op, p string, err error) error {
 func (s *Session) write(ctx context.Context, op, p string, cmd command) (result, error) {
 	cmd.session = s.id
 	cmd.ids = s.identities()
+	if detail := commandLimits(&cmd); detail != "" {
+		return result{}, &OpError{Op: op, Path: p, Err: ErrBadArguments, Detail: detail}
+	}
 	r, err := s.n.proposer.propose(ctx, cmd)
 	if err != nil {
 		return result{}, opErr(op, p, asCode(err))

@@ -1166,7 +1166,8 @@ func TestChroot(t *testing.T) {
 }
 
 // TestCommandSizeLimits: one command carries at most 32 MiB (a multi's ops
-// together), and MaxDataSize cannot be set above that.
+// together) and no more ops, ACL entries or identities than every replica
+// decodes; MaxDataSize cannot be set above 32 MiB.
 func TestCommandSizeLimits(t *testing.T) {
 	n := openNode(t, Config{})
 	s := newSession(t, n, SessionConfig{})
@@ -1184,6 +1185,22 @@ func TestCommandSizeLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustStat(t, s, "/m30")
+
+	// Every replica must decode what is proposed: the decoder's count
+	// limits are checked first.
+	many := make([]Op, maxMultiOps+1)
+	for i := range many {
+		many[i] = &CheckOp{Path: "/m0", Version: -1}
+	}
+	_, err = s.Multi(ctx, many...)
+	wantOpError(t, err, ErrBadArguments, "multi", "")
+	acl := make([]ACL, maxACLs+1)
+	for i := range acl {
+		acl[i] = ACL{Perms: PermRead, Scheme: "ip", ID: fmt.Sprintf("10.0.%d.%d", i/256, i%256)}
+	}
+	_, err = s.Create(ctx, "/acl", nil, Persistent, acl)
+	wantOpError(t, err, ErrBadArguments, "create", "/acl")
+	mustNotExist(t, s, "/acl")
 
 	if _, err := Open(ctx, Config{MaxDataSize: 33 << 20}); err == nil {
 		t.Fatal("Open accepted MaxDataSize of 33 MiB")

@@ -2,8 +2,10 @@ package coord
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -22,10 +24,16 @@ type proposer struct {
 	nextSeq uint64               // guarded by mu
 	closed  bool                 // guarded by mu
 
-	futures chan inflight
-	slots   chan struct{} // one token per entry in flight: group commit
-	freed   chan struct{} // a token was returned
-	done    chan struct{}
+	forwardTimeouts atomic.Int64 // forwards given up on after forwardWait
+
+	orphMu  sync.Mutex
+	orphans []orphanCheck // guarded by orphMu; see settleAfter
+
+	futures  chan inflight
+	slotMu   sync.Mutex
+	inFlight [2]int        // entries on their way, by slot kind (see acquire); guarded by slotMu
+	freed    chan struct{} // a token was returned
+	done     chan struct{}
 }
 
 // proposal is one command waiting for its result, or, on the leader, a
@@ -38,9 +46,9 @@ type proposal struct {
 
 	fwd []byte // an encoded batch forwarded by another node
 	// settle answers the forwarding node once the entry carrying fwd is
-	// committed (rpcOK), certainly not (rpcNotLeader), or of unknown fate
-	// (rpcFailed).
-	settle func(status byte, msg string)
+	// applied here (rpcOK, with the entry's index), certainly not proposed
+	// (rpcNotLeader), or of unknown fate (rpcFailed, with a message).
+	settle func(status byte, payload []byte)
 }
 
 // size estimates the bytes pr adds to an entry.
@@ -53,6 +61,12 @@ func (pr *proposal) size() int {
 
 func commandSize(c *command) int {
 	n := 16 + len(c.path) + len(c.data) + len(c.passwd)
+	for _, a := range c.acl {
+		n += 8 + len(a.Scheme) + len(a.ID)
+	}
+	for _, id := range c.ids {
+		n += 4 + len(id.Scheme) + len(id.ID)
+	}
 	for i := range c.ops {
 		n += commandSize(&c.ops[i])
 	}
@@ -62,9 +76,10 @@ func commandSize(c *command) int {
 // inflight is a proposed entry: wait reports whether it was committed
 // (nil), certainly not proposed (errNotLeader), or of unknown fate.
 type inflight struct {
-	wait func() error
+	wait func() (uint64, error) // the entry's index when it was applied
 	seqs []uint64
 	fwds []*proposal
+	slot int // the kind of slot it holds
 }
 
 // maxInflight is how many entries a node has on their way to commit at
@@ -112,7 +127,6 @@ func newProposer(n *Node) *proposer {
 		queue:   make(chan *proposal, 4096),
 		pending: make(map[uint64]*proposal),
 		futures: make(chan inflight, 1024),
-		slots:   make(chan struct{}, maxFollowerInflight),
 		freed:   make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
@@ -253,13 +267,14 @@ func (p *proposer) run() {
 	var counter uint64
 	stop := func(in inflight) {
 		p.fail(in.seqs, CodeConnectionLoss)
-		settleAll(in.fwds, rpcFailed, "coord: node closing")
+		settleAll(in.fwds, rpcFailed, []byte("coord: node closing"))
 		close(p.futures)
 	}
 	for {
 		// Group commit: while maxInflight entries are on their way,
 		// commands pile up in the queue and the next entry carries them all.
-		if !p.acquire() {
+		slot, ok := p.acquire()
+		if !ok {
 			close(p.futures)
 			return
 		}
@@ -283,7 +298,7 @@ func (p *proposer) run() {
 			}
 		}
 		leader := p.n.isLeader.Load() || p.n.mux == nil
-		var in inflight
+		in := inflight{slot: slot}
 		counter++
 		now := time.Now().UnixMilli()
 		b := batch{time: now, origin: p.n.tag, counter: counter, entries: entries[:0]}
@@ -292,7 +307,7 @@ func (p *proposer) run() {
 			case pr.fwd != nil && leader:
 				in.fwds = append(in.fwds, pr)
 			case pr.fwd != nil:
-				pr.settle(rpcNotLeader, "")
+				pr.settle(rpcNotLeader, nil)
 			case pr.sync:
 				in.seqs = append(in.seqs, pr.seq)
 				b.entries = append(b.entries, entry{origin: p.n.tag, seq: pr.seq, cmd: command{kind: opSync}})
@@ -304,7 +319,7 @@ func (p *proposer) run() {
 		clear(props) // the queue's proposals are referenced elsewhere now
 		if len(b.entries) == 0 && len(in.fwds) == 0 {
 			counter--
-			p.release()
+			p.release(slot)
 			continue
 		}
 		// The batch is only encoded, so its entries can be reused.
@@ -342,32 +357,46 @@ func (p *proposer) run() {
 	}
 }
 
+// Slot kinds: an entry this node proposes to raft itself, and a batch it
+// forwards to the leader. They are counted apart, so that forwards a new
+// leader sent as a follower (to a leader that may be gone) do not hold up
+// its own entries.
+const (
+	slotPropose = 0
+	slotForward = 1
+)
+
 // acquire takes a slot for one more entry in flight: one on the leader,
 // whose entries carry everyone's batches, so that each raft round takes
 // all that waits; a few on a follower, whose forwards the leader merges
 // anyway, so that its writers do not wait a whole round for the previous
 // forward to come back before theirs can leave. It reports false when the
 // node stops.
-func (p *proposer) acquire() bool {
+func (p *proposer) acquire() (kind int, ok bool) {
 	for {
-		limit := maxFollowerInflight
+		kind, limit := slotForward, maxFollowerInflight
 		if p.n.isLeader.Load() || p.n.mux == nil {
-			limit = maxInflight
+			kind, limit = slotPropose, maxInflight
 		}
-		if len(p.slots) < limit {
-			p.slots <- struct{}{} // only run sends: cannot block
-			return true
+		p.slotMu.Lock()
+		if p.inFlight[kind] < limit {
+			p.inFlight[kind]++
+			p.slotMu.Unlock()
+			return kind, true
 		}
+		p.slotMu.Unlock()
 		select {
 		case <-p.freed:
 		case <-p.n.stop:
-			return false
+			return 0, false
 		}
 	}
 }
 
-func (p *proposer) release() {
-	<-p.slots
+func (p *proposer) release(kind int) {
+	p.slotMu.Lock()
+	p.inFlight[kind]--
+	p.slotMu.Unlock()
 	select {
 	case p.freed <- struct{}{}:
 	default:
@@ -375,48 +404,54 @@ func (p *proposer) release() {
 }
 
 // forwarded queues a batch another node forwarded, to be proposed in this
-// node's next entry; settle is called exactly once with its fate.
-func (p *proposer) forwarded(data []byte, settle func(status byte, msg string)) {
+// node's next entry; settle is called with its fate, unless the node stops
+// first (the connection then closes, and the sender settles the fate
+// itself).
+func (p *proposer) forwarded(data []byte, settle func(status byte, payload []byte)) {
 	pr := &proposal{fwd: data, settle: settle}
 	select {
 	case p.queue <- pr:
 	case <-p.n.stop:
-		settle(rpcNotLeader, "")
+		settle(rpcNotLeader, nil)
 	}
 }
 
-func settleAll(fwds []*proposal, status byte, msg string) {
+func settleAll(fwds []*proposal, status byte, payload []byte) {
 	for _, f := range fwds {
-		f.settle(status, msg)
+		f.settle(status, payload)
 	}
 }
 
 // dispatch hands an encoded batch to raft when this node leads, or
 // forwards it to the leader, and returns how to learn its fate.
-func (p *proposer) dispatch(data []byte, mustLead bool) func() error {
+func (p *proposer) dispatch(data []byte, mustLead bool) func() (uint64, error) {
 	n := p.n
 	if mustLead || n.isLeader.Load() || n.mux == nil {
 		f := n.raft.Apply(data, 0)
-		return func() error {
+		return func() (uint64, error) {
 			err := f.Error()
 			if errors.Is(err, raft.ErrNotLeader) {
-				return errNotLeader
+				return 0, errNotLeader
 			}
-			return err
+			if err != nil {
+				return 0, err
+			}
+			return f.Index(), nil
 		}
 	}
+	notLeader := func() (uint64, error) { return 0, errNotLeader }
 	addr, ok := n.leaderAddr(2 * n.cfg.ElectionTimeout)
 	if !ok {
-		return func() error { return errNotLeader }
+		return notLeader
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ElectionTimeout)
 	c, err := n.rpcClientFor(ctx, addr)
 	cancel()
 	if err != nil {
-		return func() error { return errNotLeader }
+		return notLeader
 	}
 	ch := c.send(rpcForward, data)
-	return func() error {
+	return func() (uint64, error) {
 		var r rpcResult
 		select {
 		case r = <-ch:
@@ -424,45 +459,124 @@ func (p *proposer) dispatch(data []byte, mustLead bool) func() error {
 			// The leader may be gone without the connection saying so.
 			// Giving up is safe: resolve settles the batch's fate, and a
 			// late copy of it is skipped by apply (batch counters).
+			p.forwardTimeouts.Add(1)
 			c.fail(errors.New("coord: forward timed out"))
-			return errors.New("coord: forward timed out")
+			return 0, errors.New("coord: forward timed out")
 		case <-n.stop:
-			return ErrClosed
+			return 0, ErrClosed
 		}
 		switch {
 		case r.err != nil && r.notSent:
-			return errNotLeader
+			return 0, errNotLeader
 		case r.err != nil:
-			return r.err
+			return 0, r.err
 		case r.status == rpcNotLeader:
-			return errNotLeader
+			return 0, errNotLeader
+		case r.status == rpcRejected:
+			return 0, errRejected
 		case r.status != rpcOK:
-			return errors.New(string(r.payload))
+			return 0, errors.New(string(r.payload))
 		}
-		return nil
+		var index uint64
+		if len(r.payload) == 8 {
+			index = binary.BigEndian.Uint64(r.payload)
+		}
+		return index, nil
 	}
 }
+
+// errRejected: the leader could not decode a forwarded batch, so it was
+// not proposed; proposing it again would fail the same way.
+var errRejected = errors.New("coord: forwarded batch rejected by the leader")
 
 // awaitFutures settles entries whose proposal failed. Results of committed
 // entries arrive through the FSM instead.
 func (p *proposer) awaitFutures() {
 	for in := range p.futures {
-		err := in.wait()
-		p.release()
+		index, err := in.wait()
+		p.release(in.slot)
 		switch {
 		case err == nil:
-			settleAll(in.fwds, rpcOK, "")
+			if len(in.fwds) > 0 {
+				settleAll(in.fwds, rpcOK, binary.BigEndian.AppendUint64(nil, index))
+			}
+			p.settleAfter(index, in.seqs)
 		case errors.Is(err, errNotLeader):
 			p.n.log.Debug("proposal failed", "err", err)
-			settleAll(in.fwds, rpcNotLeader, "")
+			settleAll(in.fwds, rpcNotLeader, nil)
 			p.fail(in.seqs, codeRetry)
+		case errors.Is(err, errRejected):
+			p.n.log.Error("proposal failed", "err", err)
+			p.fail(in.seqs, CodeMarshallingError)
 		default:
 			p.n.log.Debug("proposal failed", "err", err)
-			settleAll(in.fwds, rpcFailed, err.Error())
+			settleAll(in.fwds, rpcFailed, []byte(err.Error()))
 			go p.resolve(in.seqs)
 		}
 	}
 	close(p.done)
+}
+
+// settleAfter watches a batch of this node's that the entry at index
+// carried: once this node has applied index, every result of the batch
+// has been delivered, unless apply skipped it (a stale copy, or one that
+// did not decode). What still waits then was not applied and never will
+// be, so it may be proposed again.
+func (p *proposer) settleAfter(index uint64, seqs []uint64) {
+	if index == 0 || len(seqs) == 0 {
+		return
+	}
+	p.orphMu.Lock()
+	if p.n.fsm.appliedIndex() < index {
+		p.orphans = append(p.orphans, orphanCheck{index: index, seqs: seqs})
+		p.orphMu.Unlock()
+		return
+	}
+	p.orphMu.Unlock()
+	p.fail(seqs, codeRetry)
+}
+
+// orphanCheck is a batch waiting for this node to apply its entry.
+type orphanCheck struct {
+	index uint64
+	seqs  []uint64
+}
+
+// applied is called by the FSM once it has applied (and delivered the
+// results of) every entry up to index.
+func (p *proposer) applied(index uint64) {
+	p.orphMu.Lock()
+	if len(p.orphans) == 0 || p.orphans[0].index > index {
+		p.orphMu.Unlock()
+		return
+	}
+	var due []orphanCheck
+	keep := p.orphans[:0]
+	for _, o := range p.orphans {
+		if o.index <= index {
+			due = append(due, o)
+		} else {
+			keep = append(keep, o)
+		}
+	}
+	p.orphans = keep
+	p.orphMu.Unlock()
+	for _, o := range due {
+		p.fail(o.seqs, codeRetry)
+	}
+}
+
+// restored is called when a snapshot replaced the state: the results of
+// the entries it covers will never be delivered, so batches watched by
+// settleAfter end with an unknown outcome.
+func (p *proposer) restored() {
+	p.orphMu.Lock()
+	due := p.orphans
+	p.orphans = nil
+	p.orphMu.Unlock()
+	for _, o := range due {
+		p.fail(o.seqs, CodeConnectionLoss)
+	}
 }
 
 // resolve settles entries of unknown fate (the leader died or was cut off

@@ -9,6 +9,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 // The cluster RPC: followers forward write batches to the leader and
@@ -27,6 +29,7 @@ const (
 	rpcOK        byte = 0
 	rpcNotLeader byte = 1
 	rpcFailed    byte = 2
+	rpcRejected  byte = 3 // a forwarded batch that does not decode: not proposed
 
 	maxRPCFrame = 64 << 20
 )
@@ -185,26 +188,18 @@ func (n *Node) serveRPC(conn net.Conn) {
 		}
 	}()
 	r := bufio.NewReaderSize(conn, 64<<10)
-	w := bufio.NewWriterSize(conn, 64<<10)
-	var writeMu sync.Mutex
+	// Replies go out through one writer, so that whoever answers (the
+	// reader here, or the proposer settling a forwarded batch) never waits
+	// on the peer, and replies that are ready together share one write.
+	replies := make(chan rpcReply, rpcReplyQueue)
+	go n.writeReplies(conn, replies, done)
 	respond := func(id uint64, status byte, payload []byte) {
-		var hdr [13]byte
-		binary.BigEndian.PutUint32(hdr[:4], uint32(9+len(payload)))
-		binary.BigEndian.PutUint64(hdr[4:12], id)
-		hdr[12] = status
-		writeMu.Lock()
-		defer writeMu.Unlock()
-		_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		_, err := w.Write(hdr[:])
-		if err == nil {
-			_, err = w.Write(payload)
-		}
-		if err == nil {
-			err = w.Flush()
-		}
-		if err != nil {
-			// A response that did not get out would leave the peer
-			// waiting: close, so it learns at once.
+		select {
+		case <-done:
+		case replies <- rpcReply{id: id, status: status, payload: payload}:
+		default:
+			// The peer has stopped reading: drop it rather than queue
+			// without bound; it settles what it sent another way.
 			conn.Close()
 		}
 	}
@@ -229,14 +224,15 @@ func (n *Node) serveRPC(conn net.Conn) {
 				respond(id, rpcNotLeader, nil)
 				continue
 			}
-			if _, _, err := batchHeader(payload); err != nil {
-				respond(id, rpcFailed, []byte(err.Error()))
+			// Every replica must be able to decode what is proposed.
+			if _, err := decodeBatch(payload); err != nil {
+				respond(id, rpcRejected, []byte(err.Error()))
 				continue
 			}
 			// The batch rides in this node's next entry, with whatever
 			// else is waiting; its fate comes back through settle.
-			n.proposer.forwarded(payload, func(status byte, msg string) {
-				respond(id, status, []byte(msg))
+			n.proposer.forwarded(payload, func(status byte, payload []byte) {
+				respond(id, status, payload)
 			})
 		case rpcTouch:
 			now := time.Now()
@@ -251,6 +247,46 @@ func (n *Node) serveRPC(conn net.Conn) {
 			respond(id, rpcOK, nil)
 		default:
 			respond(id, rpcFailed, []byte("unknown rpc"))
+		}
+	}
+}
+
+type rpcReply struct {
+	id      uint64
+	status  byte
+	payload []byte
+}
+
+// rpcReplyQueue bounds the replies waiting for a peer that reads slowly.
+const rpcReplyQueue = 4096
+
+// writeReplies writes replies to conn until done is closed. A reply that
+// does not get out would leave the peer waiting, so any failure closes the
+// connection.
+func (n *Node) writeReplies(conn net.Conn, replies <-chan rpcReply, done <-chan struct{}) {
+	w := bufio.NewWriterSize(conn, 64<<10)
+	for {
+		var r rpcReply
+		select {
+		case r = <-replies:
+		case <-done:
+			return
+		}
+		var hdr [13]byte
+		binary.BigEndian.PutUint32(hdr[:4], uint32(9+len(r.payload)))
+		binary.BigEndian.PutUint64(hdr[4:12], r.id)
+		hdr[12] = r.status
+		_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		_, err := w.Write(hdr[:])
+		if err == nil {
+			_, err = w.Write(r.payload)
+		}
+		if err == nil && len(replies) == 0 {
+			err = w.Flush()
+		}
+		if err != nil {
+			conn.Close()
+			return
 		}
 	}
 }
@@ -279,11 +315,16 @@ func (n *Node) stopping() bool {
 }
 
 // leaderAddr returns the current leader's cluster address, waiting up to
-// wait for one to be known.
+// wait for one to be known. It reports false at once when the leader is
+// this node: raft names it before watchLeadership has marked it leader,
+// and a forward to itself would wait in its own queue behind itself.
 func (n *Node) leaderAddr(wait time.Duration) (string, bool) {
 	deadline := time.Now().Add(wait)
 	for {
-		addr, _ := n.raft.LeaderWithID()
+		addr, id := n.raft.LeaderWithID()
+		if id == raft.ServerID(n.cfg.NodeID) {
+			return "", false
+		}
 		if addr != "" {
 			return string(addr), true
 		}
