@@ -3,6 +3,7 @@ package coord
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -314,5 +315,41 @@ func TestSkippedBatchIsRetried(t *testing.T) {
 	p.restored()
 	if c := result(pr); c != CodeConnectionLoss {
 		t.Fatalf("got %v, want ConnectionLoss", c)
+	}
+}
+
+// TestUnknownFormatHalts: an entry of a format this node does not know
+// (written by a newer version) is neither applied nor skipped: the node
+// stops applying, refuses snapshots and closes, where an operator sees it.
+func TestUnknownFormatHalts(t *testing.T) {
+	ctx := context.Background()
+	for name, data := range map[string][]byte{
+		"entry":        {99, 0, 0},
+		"group member": appendGroupMember(appendGroupHeader(nil, 1, 1), []byte{99, 0}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			n, err := Open(ctx, Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.Abort()
+			s := newSession(t, n, SessionConfig{})
+			mustCreate(t, s, "/before", nil, Persistent, OpenACL)
+			zxid := n.LastZxid()
+			_ = n.raft.Apply(data, 0).Error() // the node closes meanwhile
+			eventually(t, "the node closed", func() bool {
+				_, err := n.NewSession(ctx, SessionConfig{})
+				return errors.Is(err, ErrClosed)
+			})
+			if !n.fsm.halted.Load() {
+				t.Fatal("apply not halted")
+			}
+			if _, err := n.fsm.Snapshot(); !errors.Is(err, errHalted) {
+				t.Fatalf("snapshot while halted: %v", err)
+			}
+			if z := n.LastZxid(); z != zxid {
+				t.Fatalf("zxid moved from %d to %d", zxid, z)
+			}
+		})
 	}
 }

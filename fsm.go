@@ -1,8 +1,10 @@
 package coord
 
 import (
+	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -12,6 +14,8 @@ import (
 // Snapshot and Restore from its one FSM goroutine, never concurrently with
 // each other; readers on other goroutines take mu for reading.
 type fsm struct {
+	halted atomic.Bool // see halt
+
 	node *Node
 
 	mu        sync.RWMutex
@@ -54,6 +58,13 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 	for _, l := range logs {
 		last = l.Index
 		if l.Type != raft.LogCommand {
+			continue
+		}
+		if f.halted.Load() {
+			continue
+		}
+		if !knownFormats(l.Data) {
+			f.halt(l.Index, l.Data)
 			continue
 		}
 		err := splitEntry(l.Data, func(data []byte, time int64, grouped bool) error {
@@ -152,7 +163,46 @@ func (f *fsm) sessionTimeouts() map[int64]int32 {
 // Snapshot implements raft.FSM: it marks the tree and returns a snapshot
 // that streams while apply continues (snapshot_cow.go).
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	if f.halted.Load() {
+		return nil, errHalted
+	}
 	return f.snapshotCOW(), nil
+}
+
+var errHalted = errors.New("coord: apply halted at an entry of an unknown format")
+
+// knownFormats reports whether this node knows the format of an entry and
+// of every batch in it. An entry of a newer format must not be skipped:
+// nodes that understand it would apply it, and the replicas would part.
+func knownFormats(data []byte) bool {
+	if len(data) == 0 || data[0] != groupFormat {
+		return len(data) > 0 && data[0] == batchFormat
+	}
+	ok := true
+	_ = splitEntry(data, func(b []byte, _ int64, _ bool) error {
+		if len(b) == 0 || b[0] != batchFormat {
+			ok = false
+		}
+		return nil
+	})
+	return ok
+}
+
+// halt stops this node's apply for good at an entry it cannot read (it
+// comes from a newer version): it applies nothing more, takes no
+// snapshot, and closes the node, so that it fails where an operator sees
+// it instead of drifting apart from the ensemble. A restart after an
+// upgrade replays the log from there.
+func (f *fsm) halt(index uint64, data []byte) {
+	if f.halted.Swap(true) {
+		return
+	}
+	format := -1
+	if len(data) > 0 {
+		format = int(data[0])
+	}
+	f.node.log.Error("raft entry of an unknown format: this node stops; upgrade it", "index", index, "format", format)
+	go f.node.Abort()
 }
 
 // Restore implements raft.FSM.
