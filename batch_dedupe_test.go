@@ -292,13 +292,13 @@ func TestSkippedBatchIsRetried(t *testing.T) {
 	}
 	// Its entry is applied already.
 	pr := waiting()
-	p.settleAfter(n.fsm.appliedIndex(), []uint64{pr.seq})
+	p.settleAfter(n.fsm.appliedIndex(), []uint64{pr.seq}, p.epoch())
 	if c := result(pr); c != codeRetry {
 		t.Fatalf("got %v, want a retry", c)
 	}
 	// Its entry is applied later.
 	pr = waiting()
-	p.settleAfter(n.fsm.appliedIndex()+2, []uint64{pr.seq})
+	p.settleAfter(n.fsm.appliedIndex()+2, []uint64{pr.seq}, p.epoch())
 	mustCreate(t, s, "/x", nil, Persistent, OpenACL)
 	select {
 	case r := <-pr.done:
@@ -311,8 +311,17 @@ func TestSkippedBatchIsRetried(t *testing.T) {
 	}
 	// A snapshot came instead.
 	pr = waiting()
-	p.settleAfter(n.fsm.appliedIndex()+100, []uint64{pr.seq})
+	p.settleAfter(n.fsm.appliedIndex()+100, []uint64{pr.seq}, p.epoch())
 	p.restored()
+	if c := result(pr); c != CodeConnectionLoss {
+		t.Fatalf("got %v, want ConnectionLoss", c)
+	}
+	// A snapshot came after the batch was sent, before its leader
+	// answered: whether the snapshot holds it is unknown.
+	pr = waiting()
+	sent := p.epoch()
+	p.restored()
+	p.settleAfter(n.fsm.appliedIndex(), []uint64{pr.seq}, sent)
 	if c := result(pr); c != CodeConnectionLoss {
 		t.Fatalf("got %v, want ConnectionLoss", c)
 	}

@@ -26,8 +26,9 @@ type proposer struct {
 
 	forwardTimeouts atomic.Int64 // forwards given up on after forwardWait
 
-	orphMu  sync.Mutex
-	orphans []orphanCheck // guarded by orphMu; see settleAfter
+	orphMu   sync.Mutex
+	orphans  []orphanCheck // guarded by orphMu; see settleAfter
+	restores int64         // snapshots restored; guarded by orphMu
 
 	futures  chan inflight
 	slotMu   sync.Mutex
@@ -76,10 +77,11 @@ func commandSize(c *command) int {
 // inflight is a proposed entry: wait reports whether it was committed
 // (nil), certainly not proposed (errNotLeader), or of unknown fate.
 type inflight struct {
-	wait func() (uint64, error) // the entry's index when it was applied
-	seqs []uint64
-	fwds []*proposal
-	slot int // the kind of slot it holds
+	wait  func() (uint64, error) // the entry's index when it was applied
+	seqs  []uint64
+	fwds  []*proposal
+	slot  int   // the kind of slot it holds
+	epoch int64 // proposer.epoch when it was sent
 }
 
 // maxInflight is how many entries a node has on their way to commit at
@@ -347,6 +349,7 @@ func (p *proposer) run() {
 			data = make([]byte, len(group))
 			copy(data, group)
 		}
+		in.epoch = p.epoch()
 		in.wait = p.dispatch(data, len(in.fwds) > 0)
 		select {
 		case p.futures <- in:
@@ -500,7 +503,7 @@ func (p *proposer) awaitFutures() {
 			if len(in.fwds) > 0 {
 				settleAll(in.fwds, rpcOK, binary.BigEndian.AppendUint64(nil, index))
 			}
-			p.settleAfter(index, in.seqs)
+			p.settleAfter(index, in.seqs, in.epoch)
 		case errors.Is(err, errNotLeader):
 			p.n.log.Debug("proposal failed", "err", err)
 			settleAll(in.fwds, rpcNotLeader, nil)
@@ -518,65 +521,90 @@ func (p *proposer) awaitFutures() {
 }
 
 // settleAfter watches a batch of this node's that the entry at index
-// carried: once this node has applied index, every result of the batch
-// has been delivered, unless apply skipped it (a stale copy, or one that
-// did not decode). What still waits then was not applied and never will
-// be, so it may be proposed again.
-func (p *proposer) settleAfter(index uint64, seqs []uint64) {
+// carried (sent while p.restores was epoch): once this node has applied
+// index, every result of the batch has been delivered, unless apply skipped
+// it (a stale copy, or one that did not decode). What still waits then was
+// not applied and never will be, so it may be proposed again. If a
+// snapshot replaced the state since the batch was sent, its results may
+// have gone with the entries the snapshot covers: the outcome is unknown.
+func (p *proposer) settleAfter(index uint64, seqs []uint64, epoch int64) {
 	if index == 0 || len(seqs) == 0 {
 		return
 	}
 	p.orphMu.Lock()
 	if p.n.fsm.appliedIndex() < index {
-		p.orphans = append(p.orphans, orphanCheck{index: index, seqs: seqs})
+		p.orphans = append(p.orphans, orphanCheck{index: index, seqs: seqs, epoch: epoch})
 		p.orphMu.Unlock()
 		return
 	}
+	code := p.leftoverCode(epoch)
 	p.orphMu.Unlock()
-	p.fail(seqs, codeRetry)
+	p.fail(seqs, code)
+}
+
+// leftoverCode is the answer for a batch sent in epoch whose entry was
+// applied without delivering its results. Called with orphMu held.
+func (p *proposer) leftoverCode(epoch int64) Code {
+	if p.restores != epoch {
+		return CodeConnectionLoss
+	}
+	return codeRetry
 }
 
 // orphanCheck is a batch waiting for this node to apply its entry.
 type orphanCheck struct {
 	index uint64
 	seqs  []uint64
+	epoch int64
 }
 
 // applied is called by the FSM once it has applied (and delivered the
 // results of) every entry up to index.
 func (p *proposer) applied(index uint64) {
 	p.orphMu.Lock()
-	if len(p.orphans) == 0 || p.orphans[0].index > index {
+	if len(p.orphans) == 0 {
 		p.orphMu.Unlock()
 		return
 	}
-	var due []orphanCheck
+	type settled struct {
+		seqs []uint64
+		code Code
+	}
+	var due []settled
 	keep := p.orphans[:0]
 	for _, o := range p.orphans {
 		if o.index <= index {
-			due = append(due, o)
+			due = append(due, settled{o.seqs, p.leftoverCode(o.epoch)})
 		} else {
 			keep = append(keep, o)
 		}
 	}
 	p.orphans = keep
 	p.orphMu.Unlock()
-	for _, o := range due {
-		p.fail(o.seqs, codeRetry)
+	for _, d := range due {
+		p.fail(d.seqs, d.code)
 	}
 }
 
 // restored is called when a snapshot replaced the state: the results of
 // the entries it covers will never be delivered, so batches watched by
-// settleAfter end with an unknown outcome.
+// settleAfter, and those still on their way, end with an unknown outcome.
 func (p *proposer) restored() {
 	p.orphMu.Lock()
+	p.restores++
 	due := p.orphans
 	p.orphans = nil
 	p.orphMu.Unlock()
 	for _, o := range due {
 		p.fail(o.seqs, CodeConnectionLoss)
 	}
+}
+
+// epoch is the number of snapshots restored so far.
+func (p *proposer) epoch() int64 {
+	p.orphMu.Lock()
+	defer p.orphMu.Unlock()
+	return p.restores
 }
 
 // resolve settles entries of unknown fate (the leader died or was cut off
