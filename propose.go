@@ -514,7 +514,7 @@ func (p *proposer) awaitFutures() {
 		default:
 			p.n.log.Debug("proposal failed", "err", err)
 			settleAll(in.fwds, rpcFailed, []byte(err.Error()))
-			go p.resolve(in.seqs)
+			go p.resolve(in.seqs, in.epoch)
 		}
 	}
 	close(p.done)
@@ -615,13 +615,21 @@ func (p *proposer) epoch() int64 {
 // entry of its own term has dropped every uncommitted entry it does not
 // hold. What is still waiting can therefore be proposed again safely: a
 // forwarded write is applied exactly once, however leaders change.
-func (p *proposer) resolve(seqs []uint64) {
+//
+// A snapshot installed since the entries were sent may have covered them,
+// results and all: then their outcome is unknown (ConnectionLoss).
+func (p *proposer) resolve(seqs []uint64, epoch int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	code := codeRetry
 	if err := p.syncMarker(ctx); err != nil {
 		code = CodeConnectionLoss
 	}
+	p.orphMu.Lock()
+	if code == codeRetry {
+		code = p.leftoverCode(epoch)
+	}
+	p.orphMu.Unlock()
 	p.fail(seqs, code)
 }
 
