@@ -1,6 +1,7 @@
 package coord
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -301,9 +302,8 @@ func (p *proposer) run() {
 		}
 		leader := p.n.isLeader.Load() || p.n.mux == nil
 		in := inflight{slot: slot}
-		counter++
 		now := time.Now().UnixMilli()
-		b := batch{time: now, origin: p.n.tag, counter: counter, entries: entries[:0]}
+		b := batch{time: now, origin: p.n.tag, entries: entries[:0]}
 		for _, pr := range props {
 			switch {
 			case pr.fwd != nil && leader:
@@ -319,35 +319,35 @@ func (p *proposer) run() {
 			}
 		}
 		clear(props) // the queue's proposals are referenced elsewhere now
-		if len(b.entries) == 0 && len(in.fwds) == 0 {
-			counter--
+		own := len(b.entries) > 0
+		if !own && len(in.fwds) == 0 {
 			p.release(slot)
 			continue
 		}
-		// The batch is only encoded, so its entries can be reused.
-		enc = encodeBatch(enc[:0], &b)
+		if own {
+			// The batch is only encoded, so its entries can be reused.
+			counter++
+			b.counter = counter
+			enc = encodeBatch(enc[:0], &b)
+		}
 		entries = b.entries
 		clear(entries) // drop references to the commands' data
 		var data []byte
 		if len(in.fwds) == 0 {
-			data = make([]byte, len(enc))
-			copy(data, enc)
+			data = bytes.Clone(enc)
 		} else {
 			members := len(in.fwds)
-			if len(b.entries) > 0 {
+			if own {
 				members++
-			} else {
-				counter-- // no batch of our own in this entry
 			}
 			group = appendGroupHeader(group[:0], now, members)
-			if len(b.entries) > 0 {
+			if own {
 				group = appendGroupMember(group, enc)
 			}
 			for _, f := range in.fwds {
 				group = appendGroupMember(group, f.fwd)
 			}
-			data = make([]byte, len(group))
-			copy(data, group)
+			data = bytes.Clone(group)
 		}
 		in.epoch = p.epoch()
 		in.wait = p.dispatch(data, len(in.fwds) > 0)
