@@ -94,9 +94,12 @@ const maxInflight = 1
 // maxFollowerInflight is the same for a follower, whose entries are
 // forwards that the leader merges into its own: a second forward in flight
 // spares its writers a wait of a whole round for the previous one to come
-// back. Each session has one write in flight at a time, so its writes stay
-// in order; a stale forward can only be skipped after its fate is settled
-// (see batch.counter).
+// back. Both go in order over one connection and the leader queues them in
+// order, so a session's writes keep their order. They could swap only if
+// the session had two writes in flight at once (the wire server serves a
+// connection's requests one at a time) and the leader refused the first
+// and took the second, which takes it losing and winning an election in
+// between. A batch skipped as stale is proposed again (see settleAfter).
 const maxFollowerInflight = 2
 
 // maxEntryBytes bounds the commands' payload (data and paths) that one
