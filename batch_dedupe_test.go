@@ -165,6 +165,21 @@ func TestSplitEntry(t *testing.T) {
 			t.Errorf("%s: split without error", name)
 		}
 	}
+	// An unknown format, of the entry or of any member, is reported before
+	// f sees anything.
+	for name, buf := range map[string][]byte{
+		"Entry":  {99, 0},
+		"Empty":  {},
+		"Member": appendGroupMember(appendGroupMember(appendGroupHeader(nil, 42, 2), one), []byte{99}),
+	} {
+		err := splitEntry(buf, func([]byte, int64, bool) error {
+			t.Fatalf("%s: a batch was passed on", name)
+			return nil
+		})
+		if !errors.Is(err, errUnknownFormat) {
+			t.Errorf("%s: got %v, want errUnknownFormat", name, err)
+		}
+	}
 	if _, _, err := batchHeader(group); err == nil {
 		t.Error("batchHeader accepted a group")
 	}

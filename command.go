@@ -93,21 +93,36 @@ func appendGroupMember(dst, encodedBatch []byte) []byte {
 	return append(dst, encodedBatch...)
 }
 
+// errUnknownFormat: an entry, or a batch in a group, of a format this
+// node does not know (written by a newer version).
+var errUnknownFormat = errors.New("coord: raft entry of an unknown format")
+
 // splitEntry calls f for every batch in a raft entry's data, in order:
 // the entry itself when it is one batch, or each member of a group with
-// the group's time. A malformed group is an error before f sees any of its
-// members; otherwise splitEntry stops at the first error from f.
+// the group's time. A malformed group, or one with a member of an unknown
+// format, is an error before f sees any of its members; otherwise
+// splitEntry stops at the first error from f.
 func splitEntry(data []byte, f func(batch []byte, time int64, grouped bool) error) error {
-	if len(data) == 0 || data[0] != groupFormat {
+	switch {
+	case len(data) > 0 && data[0] == batchFormat:
 		return f(data, 0, false)
+	case len(data) == 0 || data[0] != groupFormat:
+		return errUnknownFormat
 	}
-	if err := walkGroup(data, nil); err != nil {
+	if err := walkGroup(data, checkMemberFormat); err != nil {
 		return err
 	}
 	return walkGroup(data, f)
 }
 
-// walkGroup reads a group's framing, calling f (if not nil) per member.
+func checkMemberFormat(b []byte, _ int64, _ bool) error {
+	if len(b) == 0 || b[0] != batchFormat {
+		return errUnknownFormat
+	}
+	return nil
+}
+
+// walkGroup reads a group's framing, calling f per member.
 func walkGroup(data []byte, f func(batch []byte, time int64, grouped bool) error) error {
 	d := decoder{b: data[1:]}
 	time := d.varint()
@@ -120,10 +135,8 @@ func walkGroup(data []byte, f func(batch []byte, time int64, grouped bool) error
 		}
 		member := d.b[:m:m]
 		d.b = d.b[m:]
-		if f != nil {
-			if err := f(member, time, true); err != nil {
-				return err
-			}
+		if err := f(member, time, true); err != nil {
+			return err
 		}
 	}
 	if d.err == nil && len(d.b) != 0 {

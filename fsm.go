@@ -63,10 +63,6 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 		if f.halted.Load() {
 			continue
 		}
-		if !knownFormats(l.Data) {
-			f.halt(l.Index, l.Data)
-			continue
-		}
 		err := splitEntry(l.Data, func(data []byte, time int64, grouped bool) error {
 			b, err := decodeBatchInto(data, f.entBuf)
 			if err != nil {
@@ -92,7 +88,10 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 			f.entBuf, f.resBuf = b.entries, res
 			return nil
 		})
-		if err != nil {
+		switch {
+		case errors.Is(err, errUnknownFormat):
+			f.halt(l.Index, l.Data)
+		case err != nil:
 			// A malformed group: skipped whole, by every replica alike.
 			f.node.log.Error("skipping undecodable raft entry", "index", l.Index, "err", err)
 		}
@@ -170,23 +169,6 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 }
 
 var errHalted = errors.New("coord: apply halted at an entry of an unknown format")
-
-// knownFormats reports whether this node knows the format of an entry and
-// of every batch in it. An entry of a newer format must not be skipped:
-// nodes that understand it would apply it, and the replicas would part.
-func knownFormats(data []byte) bool {
-	if len(data) == 0 || data[0] != groupFormat {
-		return len(data) > 0 && data[0] == batchFormat
-	}
-	ok := true
-	_ = splitEntry(data, func(b []byte, _ int64, _ bool) error {
-		if len(b) == 0 || b[0] != batchFormat {
-			ok = false
-		}
-		return nil
-	})
-	return ok
-}
 
 // halt stops this node's apply for good at an entry it cannot read (it
 // comes from a newer version): it applies nothing more, takes no
