@@ -60,6 +60,10 @@ type cowSnapshot struct {
 	t     *tree
 	head  []byte
 	count int
+	// betweenChunks, when set (tests only), runs each time the stream has
+	// dropped the read lock between two chunks, so a test can apply writes
+	// exactly where a concurrent apply may land.
+	betweenChunks func()
 }
 
 // snapshotCOW marks the tree and returns the streaming snapshot. Called
@@ -122,17 +126,28 @@ func (s *cowSnapshot) stream(w io.Writer) error {
 		written++
 	}
 	mu := &s.f.mu
+	// flush ends a chunk: it drops the read lock, writes the chunk and
+	// takes the lock again, letting apply run in between.
+	flush := func() error {
+		mu.RUnlock()
+		if _, err := cw.Write(buf); err != nil {
+			return err
+		}
+		buf = buf[:0]
+		if s.betweenChunks != nil {
+			s.betweenChunks()
+		}
+		mu.RLock()
+		return nil
+	}
 	mu.RLock()
 	i := 0
 	for p, n := range s.t.nodes {
 		emit(p, n)
 		if i++; i%snapChunk == 0 {
-			mu.RUnlock()
-			if _, err := cw.Write(buf); err != nil {
+			if err := flush(); err != nil {
 				return err
 			}
-			buf = buf[:0]
-			mu.RLock()
 		}
 	}
 	mu.RUnlock()
@@ -152,12 +167,9 @@ func (s *cowSnapshot) stream(w io.Writer) error {
 			written++
 		}
 		if i++; i%snapChunk == 0 {
-			mu.RUnlock()
-			if _, err := cw.Write(buf); err != nil {
+			if err := flush(); err != nil {
 				return err
 			}
-			buf = buf[:0]
-			mu.RLock()
 		}
 	}
 	mu.RUnlock()

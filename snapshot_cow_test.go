@@ -39,6 +39,31 @@ func TestSnapshotStreamsStateAtMark(t *testing.T) {
 			f.mu.RUnlock()
 			snap := f.snapshotCOW()
 
+			// Writes land between chunks by construction: the hook applies
+			// a few at every chunk boundary, where a concurrent apply may
+			// run. A concurrent writer adds writes at arbitrary points for
+			// the race detector; the test does not depend on it running.
+			write := func(rng *rand.Rand, k int) {
+				p := fmt.Sprintf("/n%04d", rng.Intn(n+200))
+				switch rng.Intn(4) {
+				case 0:
+					apply(command{kind: opCreate, session: 7, path: p, data: []byte("new"), acl: OpenACL})
+				case 1:
+					apply(command{kind: opDelete, session: 7, path: p, version: -1})
+				case 2:
+					apply(command{kind: opSetData, session: 7, path: p, data: []byte(fmt.Sprint(k)), version: -1})
+				case 3:
+					apply(command{kind: opSetACL, session: 7, path: p, acl: ReadACL, version: -1})
+				}
+			}
+			hookRng := rand.New(rand.NewSource(seed + 100))
+			chunks := 0
+			snap.betweenChunks = func() {
+				chunks++
+				for k := 0; k < 50; k++ {
+					write(hookRng, k)
+				}
+			}
 			var wg sync.WaitGroup
 			wg.Add(1)
 			stop := make(chan struct{})
@@ -50,17 +75,7 @@ func TestSnapshotStreamsStateAtMark(t *testing.T) {
 						return
 					default:
 					}
-					p := fmt.Sprintf("/n%04d", rng.Intn(n+200))
-					switch rng.Intn(4) {
-					case 0:
-						apply(command{kind: opCreate, session: 7, path: p, data: []byte("new"), acl: OpenACL})
-					case 1:
-						apply(command{kind: opDelete, session: 7, path: p, version: -1})
-					case 2:
-						apply(command{kind: opSetData, session: 7, path: p, data: []byte(fmt.Sprint(k)), version: -1})
-					case 3:
-						apply(command{kind: opSetACL, session: 7, path: p, acl: ReadACL, version: -1})
-					}
+					write(rng, k)
 				}
 			}()
 			var out bytes.Buffer
@@ -86,8 +101,8 @@ func TestSnapshotStreamsStateAtMark(t *testing.T) {
 			f.mu.RLock()
 			changed := tr.digest != want.digest
 			f.mu.RUnlock()
-			if !changed {
-				t.Fatal("no write landed during the stream: the test proves nothing")
+			if chunks < n/snapChunk || !changed {
+				t.Fatalf("%d chunk boundaries, tree changed %v: writes must land during the stream", chunks, changed)
 			}
 			if tr.cow != nil {
 				t.Fatal("Release left the overlay on")
