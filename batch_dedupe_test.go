@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/raft"
+	"github.com/coordkit/coord/raftfsm"
 )
 
 // TestStaleBatchIsSkipped: a node numbers its batches; once a later batch
@@ -92,7 +92,7 @@ func TestGroupEntry(t *testing.T) {
 	for _, m := range members {
 		data = appendGroupMember(data, m)
 	}
-	if err := n.raft.Apply(data, 0).Error(); err != nil {
+	if err := n.replica.Apply(data).Error(); err != nil {
 		t.Fatal(err)
 	}
 	kids, _, err := s.GetChildren(context.Background(), "/g")
@@ -113,7 +113,7 @@ func TestGroupEntry(t *testing.T) {
 	// the node goes on.
 	bad := appendGroupHeader(nil, groupTime, 2)
 	bad = appendGroupMember(bad, member(103, 1, "/g/c-"))
-	if err := n.raft.Apply(bad, 0).Error(); err != nil {
+	if err := n.replica.Apply(bad).Error(); err != nil {
 		t.Fatal(err)
 	}
 	mustNotExist(t, s, "/g/c-0000000004")
@@ -261,21 +261,18 @@ func TestEntriesClosedBySize(t *testing.T) {
 			t.Fatalf("writer %d: %v", w, err)
 		}
 	}
-	first, _ := storage.logs.FirstIndex()
-	last, _ := storage.logs.LastIndex()
-	var biggest int
-	for i := first; i <= last; i++ {
-		var l raft.Log
-		if err := storage.logs.GetLog(i, &l); err != nil {
-			t.Fatal(err)
-		}
-		biggest = max(biggest, len(l.Data))
+	var biggest, entries int
+	if err := storage.s.Entries(func(e raftfsm.Entry) {
+		entries++
+		biggest = max(biggest, len(e.Data))
+	}); err != nil {
+		t.Fatal(err)
 	}
 	// The command that crosses the bound still goes in.
 	if limit := 4<<20 + size + 4096; biggest > limit {
 		t.Fatalf("an entry of %d bytes, over %d", biggest, limit)
 	}
-	t.Logf("%d entries, the largest %d bytes", last-first+1, biggest)
+	t.Logf("%d entries, the largest %d bytes", entries, biggest)
 }
 
 // TestSkippedBatchIsRetried: a batch whose entry this node has applied
@@ -296,20 +293,20 @@ func TestSkippedBatchIsRetried(t *testing.T) {
 		p.mu.Unlock()
 		return pr
 	}
-	result := func(pr *proposal) Code {
+	result := func(pr *proposal) result {
 		select {
 		case r := <-pr.done:
-			return r.err
+			return r
 		case <-time.After(waitTimeout):
 			t.Fatal("no result")
-			return 0
+			return result{}
 		}
 	}
 	// Its entry is applied already.
 	pr := waiting()
 	p.settleAfter(n.fsm.appliedIndex(), []uint64{pr.seq}, p.epoch())
-	if c := result(pr); c != codeRetry {
-		t.Fatalf("got %v, want a retry", c)
+	if r := result(pr); !r.retry {
+		t.Fatalf("got %v, want a retry", r.err)
 	}
 	// Its entry is applied later.
 	pr = waiting()
@@ -321,14 +318,14 @@ func TestSkippedBatchIsRetried(t *testing.T) {
 	default:
 	}
 	mustCreate(t, s, "/y", nil, Persistent, OpenACL)
-	if c := result(pr); c != codeRetry {
-		t.Fatalf("got %v, want a retry", c)
+	if r := result(pr); !r.retry {
+		t.Fatalf("got %v, want a retry", r.err)
 	}
 	// A snapshot came instead.
 	pr = waiting()
 	p.settleAfter(n.fsm.appliedIndex()+100, []uint64{pr.seq}, p.epoch())
 	p.restored()
-	if c := result(pr); c != CodeConnectionLoss {
+	if c := result(pr).err; c != CodeConnectionLoss {
 		t.Fatalf("got %v, want ConnectionLoss", c)
 	}
 	// A snapshot came after the batch was sent, before its leader
@@ -337,7 +334,7 @@ func TestSkippedBatchIsRetried(t *testing.T) {
 	sent := p.epoch()
 	p.restored()
 	p.settleAfter(n.fsm.appliedIndex(), []uint64{pr.seq}, sent)
-	if c := result(pr); c != CodeConnectionLoss {
+	if c := result(pr).err; c != CodeConnectionLoss {
 		t.Fatalf("got %v, want ConnectionLoss", c)
 	}
 }
@@ -360,7 +357,7 @@ func TestUnknownFormatHalts(t *testing.T) {
 			s := newSession(t, n, SessionConfig{})
 			mustCreate(t, s, "/before", nil, Persistent, OpenACL)
 			zxid := n.LastZxid()
-			_ = n.raft.Apply(data, 0).Error() // the node closes meanwhile
+			_ = n.replica.Apply(data).Error() // the node closes meanwhile
 			eventually(t, "the node closed", func() bool {
 				_, err := n.NewSession(ctx, SessionConfig{})
 				return errors.Is(err, ErrClosed)

@@ -3,12 +3,7 @@ package coord
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"net"
-	"sync"
-	"time"
-
-	"github.com/hashicorp/raft"
 )
 
 // Peer is a voting member of a statically configured ensemble (what
@@ -43,130 +38,6 @@ func (TCPNetwork) Dial(ctx context.Context, addr string) (net.Conn, error) {
 		_ = tc.SetNoDelay(true)
 	}
 	return c, err
-}
-
-// The first byte of every connection between nodes says what it carries.
-const (
-	muxRaft byte = 'R'
-	muxRPC  byte = 'C'
-)
-
-// mux splits one listener into raft's stream layer and the cluster RPC.
-type mux struct {
-	l       net.Listener
-	network Network
-	raftCh  chan net.Conn
-	rpcCh   chan net.Conn
-	closed  chan struct{}
-	once    sync.Once
-}
-
-func newMux(l net.Listener, network Network) *mux {
-	m := &mux{l: l, network: network, raftCh: make(chan net.Conn, 16), rpcCh: make(chan net.Conn, 16), closed: make(chan struct{})}
-	go m.acceptLoop()
-	return m
-}
-
-func (m *mux) acceptLoop() {
-	for {
-		c, err := m.l.Accept()
-		if err != nil {
-			select {
-			case <-m.closed:
-				return
-			default:
-			}
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				continue
-			}
-			m.close()
-			return
-		}
-		go m.route(c)
-	}
-}
-
-func (m *mux) route(c net.Conn) {
-	var b [1]byte
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Read(b[:]); err != nil {
-		c.Close()
-		return
-	}
-	_ = c.SetReadDeadline(time.Time{})
-	var ch chan net.Conn
-	switch b[0] {
-	case muxRaft:
-		ch = m.raftCh
-	case muxRPC:
-		ch = m.rpcCh
-	default:
-		c.Close()
-		return
-	}
-	select {
-	case ch <- c:
-	case <-m.closed:
-		c.Close()
-	}
-}
-
-func (m *mux) close() {
-	m.once.Do(func() {
-		close(m.closed)
-		m.l.Close()
-		// Connections routed but not yet taken by their server would
-		// otherwise stay open with nobody reading them.
-		for {
-			select {
-			case c := <-m.raftCh:
-				c.Close()
-			case c := <-m.rpcCh:
-				c.Close()
-			default:
-				return
-			}
-		}
-	})
-}
-
-func (m *mux) dial(ctx context.Context, addr string, kind byte) (net.Conn, error) {
-	c, err := m.network.Dial(ctx, addr)
-	if err != nil {
-		return nil, err
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetWriteDeadline(dl)
-	}
-	if _, err := c.Write([]byte{kind}); err != nil {
-		c.Close()
-		return nil, err
-	}
-	_ = c.SetWriteDeadline(time.Time{})
-	return c, nil
-}
-
-// raftLayer is raft's StreamLayer over the mux.
-type raftLayer struct{ m *mux }
-
-var errMuxClosed = errors.New("coord: listener closed")
-
-func (r raftLayer) Accept() (net.Conn, error) {
-	select {
-	case c := <-r.m.raftCh:
-		return c, nil
-	case <-r.m.closed:
-		return nil, errMuxClosed
-	}
-}
-
-func (r raftLayer) Close() error   { r.m.close(); return nil }
-func (r raftLayer) Addr() net.Addr { return r.m.l.Addr() }
-
-func (r raftLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	return r.m.dial(ctx, string(addr), muxRaft)
 }
 
 // TLSNetwork wraps a Network with mutual TLS: Config must carry this node's

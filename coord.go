@@ -11,8 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/memberlist"
-	"github.com/hashicorp/raft"
+	"github.com/coordkit/coord/internal/cluster"
+	"github.com/coordkit/coord/internal/gossip"
+	"github.com/coordkit/coord/raftfsm"
 )
 
 // Config configures a Node. The zero value is a ready single-node,
@@ -74,54 +75,9 @@ type Config struct {
 	// ensemble with everything it had acknowledged. Empty: in memory.
 	DataDir string
 
-	// GossipAddr, when set, runs hashicorp/memberlist on this address
-	// ("127.0.0.1:7946") so nodes find each other instead of (or besides)
-	// a static Peers list. Membership then drives raft: see Join,
-	// BootstrapExpect and Voters.
-	GossipAddr string
-
-	// Join lists gossip addresses of existing members to join (seeds).
-	Join []string
-
-	// BootstrapExpect, with gossip and no Peers, is how many members a new
-	// cluster waits for before it bootstraps: once that many are seen and
-	// none has raft state, all bootstrap the same voters. Give it the same
-	// value on every node; later nodes join the running cluster.
-	BootstrapExpect int
-
-	// Voters is how many members vote in raft; others are non-voters
-	// (ZooKeeper's observers: they serve sessions and reads). Odd; zero
-	// means 3.
-	Voters int
-
-	// ClusterName keeps clusters apart: gossip from a member with another
-	// name is refused. Empty means "coord".
-	ClusterName string
-
-	// GossipKey encrypts gossip (16, 24 or 32 bytes, AES). Members without
-	// the key cannot join.
-	GossipKey []byte
-
-	// AdvertiseAddr is the cluster address gossiped to others, when
-	// BindAddr is not dialable as such (e.g. "0.0.0.0:7000").
-	AdvertiseAddr string
-
-	// DeadNodeTimeout is how long a failed member stays in raft before the
-	// leader removes it. Zero means 1 minute. A member that leaves
-	// gracefully is removed at once.
-	DeadNodeTimeout time.Duration
-
-	// StabilizationTime is how long a new member must stay healthy before
-	// it is promoted to voter. Zero means 10s.
-	StabilizationTime time.Duration
-
-	// ReconcileInterval is how often the leader reconciles raft with
-	// gossip. Zero means 1s.
-	ReconcileInterval time.Duration
-
-	// GossipConfig, if set, adjusts memberlist's configuration (timings)
-	// before it starts.
-	GossipConfig func(*memberlist.Config)
+	// Gossip, when Gossip.Addr is set, lets nodes find each other by
+	// gossip instead of (or besides) a static Peers list.
+	Gossip GossipConfig
 
 	// Network carries cluster traffic. Nil means TCP; TLSNetwork adds
 	// mutual TLS.
@@ -174,10 +130,9 @@ type Node struct {
 	log *slog.Logger
 	tag uint64 // this incarnation's origin tag on proposals
 
-	raft     *raft.Raft
-	notify   chan bool
-	mux      *mux           // nil for a single node without a listener
-	closeFns []func() error // stores to close after raft stops
+	replica  *raftfsm.Replica
+	mux      *cluster.Mux  // nil for a single node without a listener
+	rpc      *cluster.Pool // nil without mux
 	fsm      *fsm
 	proposer *proposer
 	watches  *registry // watches of local sessions
@@ -192,17 +147,19 @@ type Node struct {
 	stop        chan struct{}
 	wg          sync.WaitGroup
 
-	members *membership              // nil without gossip
+	members *gossip.Membership       // nil without gossip
 	zkSrv   atomic.Pointer[zkServer] // the wire server, if ClientAddr is set
-
-	rpcMu      sync.Mutex
-	rpcClients map[string]*rpcClient // guarded by rpcMu
 }
+
+// leads reports whether this node proposes to raft itself: it leads, or it
+// is alone (no cluster listener, so nobody to forward to).
+func (n *Node) leads() bool { return n.mux == nil || n.isLeader.Load() }
 
 // ErrClosed is returned by calls on a Node or Session that has been closed.
 var ErrClosed = errors.New("coord: closed")
 
-func (c *Config) fillDefaults() error {
+// withDefaults fills in the zero fields that have a default.
+func (c *Config) withDefaults() {
 	if c.NodeID == "" {
 		c.NodeID = fmt.Sprintf("node-%x", randUint64()&0xffffffffff)
 	}
@@ -227,6 +184,20 @@ func (c *Config) fillDefaults() error {
 	if c.ElectionTimeout == 0 {
 		c.ElectionTimeout = time.Second
 	}
+	if c.Network == nil {
+		c.Network = TCPNetwork{}
+	}
+	c.Gossip.withDefaults()
+	if c.MaxClientCnxns == 0 {
+		c.MaxClientCnxns = 60
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 1024
+	}
+}
+
+// validate checks a Config that has its defaults.
+func (c *Config) validate() error {
 	if len(c.Peers) > 0 {
 		if c.BindAddr == "" {
 			return fmt.Errorf("coord: Peers needs BindAddr")
@@ -242,42 +213,11 @@ func (c *Config) fillDefaults() error {
 			return fmt.Errorf("coord: Peers does not list this node (%s)", c.NodeID)
 		}
 	}
-	if c.Network == nil {
-		c.Network = TCPNetwork{}
+	if c.Gossip.Addr != "" && c.BindAddr == "" {
+		return fmt.Errorf("coord: Gossip.Addr needs BindAddr")
 	}
-	if c.Voters == 0 {
-		c.Voters = 3
-	}
-	if c.Voters < 1 || c.Voters%2 == 0 {
-		return fmt.Errorf("coord: Voters must be odd, got %d", c.Voters)
-	}
-	if c.ClusterName == "" {
-		c.ClusterName = "coord"
-	}
-	if c.DeadNodeTimeout == 0 {
-		c.DeadNodeTimeout = time.Minute
-	}
-	if c.StabilizationTime == 0 {
-		c.StabilizationTime = 10 * time.Second
-	}
-	if c.ReconcileInterval == 0 {
-		c.ReconcileInterval = time.Second
-	}
-	if c.GossipAddr != "" {
-		if c.BindAddr == "" {
-			return fmt.Errorf("coord: GossipAddr needs BindAddr")
-		}
-		switch len(c.GossipKey) {
-		case 0, 16, 24, 32:
-		default:
-			return fmt.Errorf("coord: GossipKey must be 16, 24 or 32 bytes, got %d", len(c.GossipKey))
-		}
-	}
-	if c.MaxClientCnxns == 0 {
-		c.MaxClientCnxns = 60
-	}
-	if c.MaxBatch == 0 {
-		c.MaxBatch = 1024
+	if err := c.Gossip.validate(); err != nil {
+		return err
 	}
 	switch {
 	case c.TickTime < 0, c.MinSessionTimeout < 0, c.MaxSessionTimeout < c.MinSessionTimeout:
@@ -292,10 +232,15 @@ func (c *Config) fillDefaults() error {
 	return nil
 }
 
+// multiNode reports whether the node may have peers: a static ensemble of
+// several voters, or gossip.
+func (c *Config) multiNode() bool { return len(c.Peers) > 1 || c.Gossip.Addr != "" }
+
 // Open starts a Node and returns once it can serve sessions. With no peers
 // configured it is a single-voter raft ensemble with in-memory stores.
 func Open(ctx context.Context, cfg Config) (*Node, error) {
-	if err := cfg.fillDefaults(); err != nil {
+	cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	n := &Node{
@@ -304,8 +249,6 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		tag:      randUint64() | 1,
 		sessions: make(map[int64]*Session),
 		stop:     make(chan struct{}),
-
-		rpcClients: make(map[string]*rpcClient),
 	}
 	n.watches = newRegistry()
 	n.fsm = newFSM(n, treeLimits{maxData: cfg.MaxDataSize, enforceQuota: cfg.EnforceQuota})
@@ -314,13 +257,13 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	// proposer what it applied.
 	n.proposer = newProposer(n)
 
-	if err := n.startRaft(); err != nil {
+	if err := n.startReplica(); err != nil {
 		return nil, err
 	}
 
 	n.lastInTouch.Store(time.Now().UnixNano())
 	n.wg.Add(3)
-	go n.watchLeadership(n.notify)
+	go n.watchLeadership(n.replica.Leadership())
 	go n.proposer.run()
 	go n.tickLoop()
 	if n.mux != nil {
@@ -347,7 +290,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 }
 
 // Snapshot makes the node snapshot its state now and truncate its log.
-func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
+func (n *Node) Snapshot() error { return n.replica.Snapshot() }
 
 // ID returns the node's id.
 func (n *Node) ID() string { return n.cfg.NodeID }
@@ -370,13 +313,13 @@ func (n *Node) Close(ctx context.Context) error {
 		_ = s.Close(ctx)
 	}
 	n.stopZK()
-	if n.isLeader.Load() && (len(n.cfg.Peers) > 1 || n.members != nil) {
+	if n.isLeader.Load() && n.cfg.multiNode() {
 		// Hand leadership over so the ensemble does not wait out an
 		// election timeout.
-		_ = n.raft.LeadershipTransfer().Error()
+		_ = n.replica.LeadershipTransfer()
 	}
 	if n.members != nil {
-		n.members.leave() // the leader removes us from raft
+		n.members.Leave() // the leader removes us from raft
 	}
 	return n.shutdown()
 }
@@ -412,26 +355,20 @@ func (n *Node) shutdown() error {
 	close(n.stop)
 	n.isLeader.Store(false)
 	if n.members != nil {
-		_ = n.members.ml.Shutdown()
+		n.members.Shutdown()
 	}
-	err := n.raft.Shutdown().Error()
+	err := n.replica.Shutdown()
 	if n.mux != nil {
-		n.mux.close()
+		n.mux.Close()
+		n.rpc.FailAll(ErrClosed)
 	}
-	n.rpcMu.Lock()
-	for _, c := range n.rpcClients {
-		c.fail(ErrClosed)
+	if n.members != nil {
+		n.members.Wait()
 	}
-	n.rpcMu.Unlock()
 	n.wg.Wait()
 	// Only now: the batching loop has stopped reading proposals, so the
 	// ones failed here can go back to their pool safely.
 	n.proposer.shutdown()
-	for _, f := range n.closeFns {
-		if cerr := f(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}
 	return err
 }
 
@@ -454,15 +391,15 @@ func (n *Node) Digest() (digest uint64, zxid int64) {
 // single-node ensemble, else "leader", "follower" or "observer" (a
 // non-voting member).
 func (n *Node) Role() string {
-	if len(n.cfg.Peers) <= 1 && n.cfg.GossipAddr == "" {
+	if !n.cfg.multiNode() {
 		return "standalone"
 	}
 	if n.isLeader.Load() {
 		return "leader"
 	}
-	if f := n.raft.GetConfiguration(); f.Error() == nil {
-		for _, s := range f.Configuration().Servers {
-			if string(s.ID) == n.cfg.NodeID && s.Suffrage != raft.Voter {
+	if servers, err := n.replica.Servers(); err == nil {
+		for _, s := range servers {
+			if s.ID == n.cfg.NodeID && !s.Voter {
 				return "observer"
 			}
 		}

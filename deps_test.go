@@ -1,9 +1,12 @@
 package coord_test
 
 import (
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -49,6 +52,63 @@ func TestTestOnlyDependenciesStayInTests(t *testing.T) {
 	for _, m := range testOnly {
 		if i := slices.IndexFunc(deps, func(d string) bool { return strings.HasPrefix(d, m) }); i >= 0 {
 			t.Errorf("%s is imported by non-test code (%s)", m, deps[i])
+		}
+	}
+}
+
+// The house's import rules (README, "Layout"): package coord is the API and
+// the deterministic core; everything hashicorp/raft, memberlist, badger and
+// the wire protocol see lives in its own package.
+func TestImportRules(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command to list the import graph")
+	}
+	imports := func(pkg string) []string {
+		out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, pkg).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		return strings.Fields(string(out))
+	}
+	forbidden := map[string][]string{
+		// The core shows none of its machinery's types and imports none.
+		".": {"github.com/hashicorp/raft", "github.com/hashicorp/memberlist", "github.com/dgraph-io/badger",
+			"github.com/hashicorp/go-hclog", "github.com/coordkit/coord/zkwire", "github.com/coordkit/coord/zkserver"},
+		// The machinery does not know the engine.
+		"./raftfsm":          {"github.com/coordkit/coord"},
+		"./internal/cluster": {"github.com/coordkit/coord", "github.com/hashicorp/raft"},
+		"./internal/gossip":  {"github.com/coordkit/coord"},
+		"./zkwire":           {"github.com/coordkit/coord"},
+	}
+	for pkg, bad := range forbidden {
+		for _, imp := range imports(pkg) {
+			for _, b := range bad {
+				if imp == b || strings.HasPrefix(imp, b+"/") {
+					t.Errorf("%s imports %s", pkg, imp)
+				}
+			}
+		}
+	}
+}
+
+// coreFiles hold apply: the tree, its commands and snapshots. They take no
+// locks, read no clock and touch no socket, file or stream: time comes in
+// the batch, and the caller (fsm.go) locks and runs the effects.
+var coreFiles = []string{"tree.go", "quota.go", "acl.go", "command.go", "path.go", "snapshot.go"}
+
+func TestCoreFilesStayPure(t *testing.T) {
+	banned := []string{"sync", "sync/atomic", "time", "net", "os", "os/exec", "io", "io/fs", "math/rand", "math/rand/v2", "crypto/rand", "log", "log/slog", "context"}
+	fset := token.NewFileSet()
+	for _, name := range coreFiles {
+		f, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			if slices.Contains(banned, p) {
+				t.Errorf("%s imports %s: apply code takes no locks, clocks, randomness or I/O", name, p)
+			}
 		}
 	}
 }

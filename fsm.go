@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/raft"
+	"github.com/coordkit/coord/raftfsm"
 )
 
 // fsm is raft's state machine over the tree. raft calls Apply, ApplyBatch,
@@ -35,19 +35,14 @@ type fsm struct {
 
 func newFSM(n *Node, limits treeLimits) *fsm {
 	f := &fsm{node: n, t: newTree(limits), appliedCond: make(chan struct{})}
-	f.t.watches = n.watches
-	f.t.sessionEnding = n.markSessionEnding
+	f.t.keepEffects = true
 	return f
 }
 
-// Apply implements raft.FSM.
-func (f *fsm) Apply(l *raft.Log) interface{} {
-	f.ApplyBatch([]*raft.Log{l})
-	return nil
-}
+var _ raftfsm.StateMachine = (*fsm)(nil)
 
-// ApplyBatch implements raft.BatchingFSM: one lock for many entries.
-func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
+// ApplyBatch implements raftfsm.StateMachine: one lock for many entries.
+func (f *fsm) ApplyBatch(logs []raftfsm.Entry) {
 	out := f.outBuf[:0]
 	var closed []closedSession
 	var opened []int64
@@ -57,7 +52,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 	f.mu.Lock()
 	for _, l := range logs {
 		last = l.Index
-		if l.Type != raft.LogCommand {
+		if !l.Command {
 			continue
 		}
 		if f.halted.Load() {
@@ -105,6 +100,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 		}
 		closed = append(closed, c...)
 	}
+	// Still under the write lock: no read sees this state before its
+	// watch events are queued (doc.go's ordering guarantee).
+	f.runEffects(f.t.takeEffects())
 	f.mu.Unlock()
 
 	if len(opened) > 0 {
@@ -128,7 +126,21 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 	f.outBuf = out
 	f.setApplied(last)
 	f.node.proposer.applied(last)
-	return make([]interface{}, len(logs))
+}
+
+// runEffects does, in order, what apply asked for. Called with mu held
+// for writing; it must not block (the registry queues events without
+// waiting on their consumers).
+func (f *fsm) runEffects(effects []effect) {
+	for i := range effects {
+		e := &effects[i]
+		if e.session != 0 {
+			f.node.markSessionEnding(e.session, e.expired)
+		} else {
+			f.node.watches.trigger(e.fire.typ, e.fire.path, e.zxid, e.fire.acl)
+		}
+		*e = effect{} // drop references to paths and ACLs
+	}
 }
 
 // appliedIndex is the raft index of the last entry applied.
@@ -159,9 +171,9 @@ func (f *fsm) sessionTimeouts() map[int64]int32 {
 	return m
 }
 
-// Snapshot implements raft.FSM: it marks the tree and returns a snapshot
-// that streams while apply continues (snapshot_cow.go).
-func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+// Snapshot implements raftfsm.StateMachine: it marks the tree and returns
+// a snapshot that streams while apply continues (snapshot_cow.go).
+func (f *fsm) Snapshot() (raftfsm.Snapshot, error) {
 	if f.halted.Load() {
 		return nil, errHalted
 	}
@@ -187,9 +199,8 @@ func (f *fsm) halt(index uint64, data []byte) {
 	go f.node.Abort()
 }
 
-// Restore implements raft.FSM.
-func (f *fsm) Restore(r io.ReadCloser) error {
-	defer r.Close()
+// Restore implements raftfsm.StateMachine.
+func (f *fsm) Restore(r io.Reader) error {
 	buf, err := io.ReadAll(r)
 	if err != nil {
 		return err
@@ -199,8 +210,7 @@ func (f *fsm) Restore(r io.ReadCloser) error {
 		return err
 	}
 	f.mu.Lock()
-	t.watches = f.node.watches
-	t.sessionEnding = f.node.markSessionEnding
+	t.keepEffects = true
 	old := f.t
 	f.t = t
 	f.catchUpWatchesLocked(old, t)

@@ -93,13 +93,12 @@ func BenchmarkGossipBandwidth(b *testing.B) {
 						b.Fatal(err)
 					}
 					cfg := coord.Config{
-						NodeID: fmt.Sprintf("b%d", i), BindAddr: "127.0.0.1:0", GossipAddr: addr,
-						BootstrapExpect: 3, ElectionTimeout: 200 * time.Millisecond,
-						StabilizationTime: time.Second,
-						GossipConfig:      func(c *memberlist.Config) { c.Transport = tr },
+						NodeID: fmt.Sprintf("b%d", i), BindAddr: "127.0.0.1:0", ElectionTimeout: 200 * time.Millisecond,
+						Gossip: coord.GossipConfig{Addr: addr, BootstrapExpect: 3, StabilizationTime: time.Second},
 					}
+					coord.SetGossipTransport(&cfg.Gossip, tr)
 					if i > 0 {
-						cfg.Join = []string{seed}
+						cfg.Gossip.Join = []string{seed}
 					}
 					wg.Add(1)
 					go func(i int) {

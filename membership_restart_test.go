@@ -24,10 +24,10 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 	for i := range cfgs {
 		cfgs[i] = gossipConfig(fmt.Sprintf("r%d", i), seed, nil)
 		cfgs[i].DataDir = filepath.Join(dir, fmt.Sprint(i))
-		cfgs[i].GossipAddr = freePort(t)
+		cfgs[i].Gossip.Addr = freePort(t)
 		cfgs[i].BindAddr = freePort(t) // fixed, so a restarted node keeps its raft address
 		if i == 0 {
-			cfgs[i].GossipAddr, cfgs[i].Join = seed, nil
+			cfgs[i].Gossip.Addr, cfgs[i].Gossip.Join = seed, nil
 		}
 	}
 	var mu sync.Mutex

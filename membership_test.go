@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/coordkit/coord"
-	"github.com/hashicorp/memberlist"
 )
 
 // freePort returns a loopback address with a port that was free a moment
@@ -26,31 +25,34 @@ func freePort(t *testing.T) string {
 	return addr
 }
 
-func fastGossip(c *memberlist.Config) {
-	c.ProbeInterval = 100 * time.Millisecond
-	c.ProbeTimeout = 50 * time.Millisecond
-	c.GossipInterval = 20 * time.Millisecond
-	c.SuspicionMult = 2
-	c.PushPullInterval = 500 * time.Millisecond
-	c.TCPTimeout = time.Second
+// fastGossip detects failures within a few hundred milliseconds on loopback.
+var fastGossip = coord.GossipTiming{
+	ProbeInterval:    100 * time.Millisecond,
+	ProbeTimeout:     50 * time.Millisecond,
+	GossipInterval:   20 * time.Millisecond,
+	SuspicionMult:    2,
+	PushPullInterval: 500 * time.Millisecond,
+	TCPTimeout:       time.Second,
 }
 
 func gossipConfig(id, seed string, key []byte) coord.Config {
 	cfg := coord.Config{
-		NodeID:            id,
-		BindAddr:          "127.0.0.1:0",
-		GossipAddr:        "127.0.0.1:0",
-		BootstrapExpect:   3,
-		ElectionTimeout:   150 * time.Millisecond,
-		TickTime:          100 * time.Millisecond,
-		StabilizationTime: 200 * time.Millisecond,
-		ReconcileInterval: 50 * time.Millisecond,
-		DeadNodeTimeout:   300 * time.Millisecond,
-		GossipConfig:      fastGossip,
-		GossipKey:         key,
+		NodeID:          id,
+		BindAddr:        "127.0.0.1:0",
+		ElectionTimeout: 150 * time.Millisecond,
+		TickTime:        100 * time.Millisecond,
+		Gossip: coord.GossipConfig{
+			Addr:              "127.0.0.1:0",
+			BootstrapExpect:   3,
+			StabilizationTime: 200 * time.Millisecond,
+			ReconcileInterval: 50 * time.Millisecond,
+			DeadNodeTimeout:   300 * time.Millisecond,
+			Timing:            fastGossip,
+			Key:               key,
+		},
 	}
 	if seed != "" {
-		cfg.Join = []string{seed}
+		cfg.Gossip.Join = []string{seed}
 	}
 	return cfg
 }
@@ -94,7 +96,7 @@ func TestGossipFormsAndHeals(t *testing.T) {
 	for i := range nodes {
 		cfg := gossipConfig(fmt.Sprintf("g%d", i), seed, key)
 		if i == 0 {
-			cfg.GossipAddr, cfg.Join = seed, nil
+			cfg.Gossip.Addr, cfg.Gossip.Join = seed, nil
 		}
 		wg.Add(1)
 		go func(i int) {
@@ -182,7 +184,7 @@ func TestGossipRefusesStrangers(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		cfg := gossipConfig(fmt.Sprintf("m%d", i), seed, key)
 		if i == 0 {
-			cfg.GossipAddr, cfg.Join = seed, nil
+			cfg.Gossip.Addr, cfg.Gossip.Join = seed, nil
 		}
 		wg.Add(1)
 		go func() {
@@ -212,7 +214,7 @@ func TestGossipRefusesStrangers(t *testing.T) {
 	}{
 		{"other cluster name", func() coord.Config {
 			c := gossipConfig("stranger-name", seed, key)
-			c.ClusterName = "other"
+			c.Gossip.ClusterName = "other"
 			return c
 		}()},
 		{"no gossip key", gossipConfig("stranger-nokey", seed, nil)},

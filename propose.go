@@ -9,7 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/raft"
+	"github.com/coordkit/coord/internal/cluster"
+	"github.com/coordkit/coord/raftfsm"
 )
 
 // proposer turns commands into raft entries. Commands from every session
@@ -119,10 +120,11 @@ const maxCommandBytes = 32 << 20
 // another way.
 const forwardWait = 5
 
-// codeRetry is an internal result code: the command was certainly not
-// proposed (no leader, or the node asked was not leader), so propose may
-// submit it again without risking a duplicate.
-const codeRetry Code = 1
+// retryResult says that the command was certainly not applied (no leader,
+// or the node asked was not leader, or its entry was applied without it),
+// so propose may submit it again without risking a duplicate. It is no
+// ZooKeeper code and never leaves the proposer.
+var retryResult = result{retry: true}
 
 // errResult builds a result carrying only an error code.
 func errResult(c Code) result { return result{err: c} }
@@ -153,7 +155,7 @@ func (p *proposer) propose(ctx context.Context, cmd command) (result, error) {
 			// pending before sending), so it can be reused.
 			*pr = proposal{done: pr.done}
 			proposalPool.Put(pr)
-			if r.err != codeRetry {
+			if !r.retry {
 				return r, nil
 			}
 			if err := p.backoff(ctx, attempt); err != nil {
@@ -196,14 +198,14 @@ func (p *proposer) syncMarker(ctx context.Context) error {
 		}
 		select {
 		case r := <-pr.done:
-			switch r.err {
-			case CodeOK:
-				return nil
-			case codeRetry, CodeConnectionLoss:
+			switch {
+			case r.retry || r.err == CodeConnectionLoss:
 				// A sync marker changes nothing: always safe to retry.
 				if err := p.backoff(ctx, attempt); err != nil {
 					return err
 				}
+			case r.err == CodeOK:
+				return nil
 			default:
 				return r.err
 			}
@@ -253,9 +255,9 @@ func (p *proposer) deliver(seq uint64, r result) {
 	}
 }
 
-func (p *proposer) fail(seqs []uint64, c Code) {
+func (p *proposer) fail(seqs []uint64, r result) {
 	for _, s := range seqs {
-		p.deliver(s, errResult(c))
+		p.deliver(s, r)
 	}
 }
 
@@ -272,7 +274,7 @@ func (p *proposer) run() {
 	var entries []entry
 	var counter uint64
 	stop := func(in inflight) {
-		p.fail(in.seqs, CodeConnectionLoss)
+		p.fail(in.seqs, errResult(CodeConnectionLoss))
 		settleAll(in.fwds, rpcFailed, []byte("coord: node closing"))
 		close(p.futures)
 	}
@@ -303,7 +305,7 @@ func (p *proposer) run() {
 				break drain
 			}
 		}
-		leader := p.n.isLeader.Load() || p.n.mux == nil
+		leader := p.n.leads()
 		in := inflight{slot: slot}
 		now := time.Now().UnixMilli()
 		b := batch{time: now, origin: p.n.tag, entries: entries[:0]}
@@ -381,7 +383,7 @@ const (
 func (p *proposer) acquire() (kind int, ok bool) {
 	for {
 		kind, limit := slotForward, maxFollowerInflight
-		if p.n.isLeader.Load() || p.n.mux == nil {
+		if p.n.leads() {
 			kind, limit = slotPropose, maxInflight
 		}
 		p.slotMu.Lock()
@@ -432,11 +434,11 @@ func settleAll(fwds []*proposal, status byte, payload []byte) {
 // forwards it to the leader, and returns how to learn its fate.
 func (p *proposer) dispatch(data []byte, mustLead bool) func() (uint64, error) {
 	n := p.n
-	if mustLead || n.isLeader.Load() || n.mux == nil {
-		f := n.raft.Apply(data, 0)
+	if mustLead || n.leads() {
+		f := n.replica.Apply(data)
 		return func() (uint64, error) {
 			err := f.Error()
-			if errors.Is(err, raft.ErrNotLeader) {
+			if errors.Is(err, raftfsm.ErrNotLeader) {
 				return 0, errNotLeader
 			}
 			if err != nil {
@@ -451,14 +453,14 @@ func (p *proposer) dispatch(data []byte, mustLead bool) func() (uint64, error) {
 		return notLeader
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ElectionTimeout)
-	c, err := n.rpcClientFor(ctx, addr)
+	c, err := n.rpc.Get(ctx, addr)
 	cancel()
 	if err != nil {
 		return notLeader
 	}
-	ch := c.send(rpcForward, data)
+	ch := c.Send(rpcForward, data)
 	return func() (uint64, error) {
-		var r rpcResult
+		var r cluster.Result
 		select {
 		case r = <-ch:
 		case <-time.After(forwardWait * n.cfg.ElectionTimeout):
@@ -466,26 +468,26 @@ func (p *proposer) dispatch(data []byte, mustLead bool) func() (uint64, error) {
 			// Giving up is safe: resolve settles the batch's fate, and a
 			// late copy of it is skipped by apply (batch counters).
 			p.forwardTimeouts.Add(1)
-			c.fail(errors.New("coord: forward timed out"))
+			c.Fail(errors.New("coord: forward timed out"))
 			return 0, errors.New("coord: forward timed out")
 		case <-n.stop:
 			return 0, ErrClosed
 		}
 		switch {
-		case r.err != nil && r.notSent:
+		case r.Err != nil && r.NotSent:
 			return 0, errNotLeader
-		case r.err != nil:
-			return 0, r.err
-		case r.status == rpcNotLeader:
+		case r.Err != nil:
+			return 0, r.Err
+		case r.Status == rpcNotLeader:
 			return 0, errNotLeader
-		case r.status == rpcRejected:
+		case r.Status == rpcRejected:
 			return 0, errRejected
-		case r.status != rpcOK:
-			return 0, errors.New(string(r.payload))
+		case r.Status != rpcOK:
+			return 0, errors.New(string(r.Payload))
 		}
 		var index uint64
-		if len(r.payload) == 8 {
-			index = binary.BigEndian.Uint64(r.payload)
+		if len(r.Payload) == 8 {
+			index = binary.BigEndian.Uint64(r.Payload)
 		}
 		return index, nil
 	}
@@ -510,10 +512,10 @@ func (p *proposer) awaitFutures() {
 		case errors.Is(err, errNotLeader):
 			p.n.log.Debug("proposal failed", "err", err)
 			settleAll(in.fwds, rpcNotLeader, nil)
-			p.fail(in.seqs, codeRetry)
+			p.fail(in.seqs, retryResult)
 		case errors.Is(err, errRejected):
 			p.n.log.Error("proposal failed", "err", err)
-			p.fail(in.seqs, CodeMarshallingError)
+			p.fail(in.seqs, errResult(CodeMarshallingError))
 		default:
 			p.n.log.Debug("proposal failed", "err", err)
 			settleAll(in.fwds, rpcFailed, []byte(err.Error()))
@@ -540,18 +542,18 @@ func (p *proposer) settleAfter(index uint64, seqs []uint64, epoch int64) {
 		p.orphMu.Unlock()
 		return
 	}
-	code := p.leftoverCode(epoch)
+	r := p.leftover(epoch)
 	p.orphMu.Unlock()
-	p.fail(seqs, code)
+	p.fail(seqs, r)
 }
 
-// leftoverCode is the answer for a batch sent in epoch whose entry was
+// leftover is the answer for a batch sent in epoch whose entry was
 // applied without delivering its results. Called with orphMu held.
-func (p *proposer) leftoverCode(epoch int64) Code {
+func (p *proposer) leftover(epoch int64) result {
 	if p.restores != epoch {
-		return CodeConnectionLoss
+		return errResult(CodeConnectionLoss)
 	}
-	return codeRetry
+	return retryResult
 }
 
 // orphanCheck is a batch waiting for this node to apply its entry.
@@ -571,13 +573,13 @@ func (p *proposer) applied(index uint64) {
 	}
 	type settled struct {
 		seqs []uint64
-		code Code
+		res  result
 	}
 	var due []settled
 	keep := p.orphans[:0]
 	for _, o := range p.orphans {
 		if o.index <= index {
-			due = append(due, settled{o.seqs, p.leftoverCode(o.epoch)})
+			due = append(due, settled{o.seqs, p.leftover(o.epoch)})
 		} else {
 			keep = append(keep, o)
 		}
@@ -585,7 +587,7 @@ func (p *proposer) applied(index uint64) {
 	p.orphans = keep
 	p.orphMu.Unlock()
 	for _, d := range due {
-		p.fail(d.seqs, d.code)
+		p.fail(d.seqs, d.res)
 	}
 }
 
@@ -599,7 +601,7 @@ func (p *proposer) restored() {
 	p.orphans = nil
 	p.orphMu.Unlock()
 	for _, o := range due {
-		p.fail(o.seqs, CodeConnectionLoss)
+		p.fail(o.seqs, errResult(CodeConnectionLoss))
 	}
 }
 
@@ -624,16 +626,14 @@ func (p *proposer) epoch() int64 {
 func (p *proposer) resolve(seqs []uint64, epoch int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	code := codeRetry
 	if err := p.syncMarker(ctx); err != nil {
-		code = CodeConnectionLoss
+		p.fail(seqs, errResult(CodeConnectionLoss))
+		return
 	}
 	p.orphMu.Lock()
-	if code == codeRetry {
-		code = p.leftoverCode(epoch)
-	}
+	r := p.leftover(epoch)
 	p.orphMu.Unlock()
-	p.fail(seqs, code)
+	p.fail(seqs, r)
 }
 
 // shutdown fails everything still waiting.

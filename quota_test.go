@@ -550,7 +550,7 @@ func TestQuotaSnapshotStreamsStatsAtMark(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	if err := snap.stream(&out); err != nil {
+	if err := snap.Persist(&out); err != nil {
 		t.Fatal(err)
 	}
 	snap.Release()

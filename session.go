@@ -466,7 +466,7 @@ func (t *tracker) due(now time.Time) []int64 {
 // of life unless a client re-attaches it.
 func (s *Session) detach() {
 	s.detached.Store(true)
-	if s.n.isLeader.Load() || s.n.mux == nil {
+	if s.n.leads() {
 		s.n.tracker.touch(s.id, 0, time.Now())
 	} else {
 		go s.n.sendTouches([]int64{s.id})
@@ -504,7 +504,7 @@ func (n *Node) touchLocalSessions(now time.Time) {
 			ids = append(ids, s.id)
 		}
 	}
-	if n.isLeader.Load() || n.mux == nil {
+	if n.leads() {
 		for _, id := range ids {
 			n.tracker.touch(id, 0, now)
 		}
@@ -528,13 +528,13 @@ func (n *Node) outOfTouch(now time.Time) bool {
 // connected reports whether this node is in touch with a leader: it leads,
 // or it heard from the leader within an election timeout.
 func (n *Node) connected(now time.Time) bool {
-	if n.isLeader.Load() || n.mux == nil {
+	if n.leads() {
 		return true
 	}
-	if addr, _ := n.raft.LeaderWithID(); addr == "" {
+	if addr, _ := n.replica.Leader(); addr == "" {
 		return false
 	}
-	return now.Sub(n.raft.LastContact()) < 2*n.cfg.ElectionTimeout
+	return now.Sub(n.replica.LastContact()) < 2*n.cfg.ElectionTimeout
 }
 
 // expireSessions proposes the expiry of sessions whose deadline passed.

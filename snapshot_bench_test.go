@@ -156,10 +156,7 @@ func snapshotBenchTree(b *testing.B, parents, perParent, dataLen int) *tree {
 	return tr
 }
 
-// discardSink is a raft.SnapshotSink that counts and drops the bytes.
+// discardSink counts and drops the bytes.
 type discardSink struct{ n int64 }
 
 func (s *discardSink) Write(p []byte) (int, error) { s.n += int64(len(p)); return len(p), nil }
-func (s *discardSink) Close() error                { return nil }
-func (s *discardSink) ID() string                  { return "bench" }
-func (s *discardSink) Cancel() error               { return nil }

@@ -7,8 +7,6 @@ import (
 	"hash"
 	"hash/crc64"
 	"io"
-
-	"github.com/hashicorp/raft"
 )
 
 // Snapshots stream without stalling writes. Snapshot (on raft's FSM
@@ -87,16 +85,8 @@ func (c crcWriter) Write(p []byte) (int, error) {
 	return c.w.Write(p)
 }
 
-// Persist implements raft.FSMSnapshot.
-func (s *cowSnapshot) Persist(sink raft.SnapshotSink) error {
-	if err := s.stream(sink); err != nil {
-		_ = sink.Cancel()
-		return err
-	}
-	return sink.Close()
-}
-
-func (s *cowSnapshot) stream(w io.Writer) error {
+// Persist implements raftfsm.Snapshot: it streams the tree as of the mark.
+func (s *cowSnapshot) Persist(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	cw := crcWriter{w: bw, h: crc64.New(crcTable)}
 	if _, err := cw.Write(s.head); err != nil {
@@ -187,7 +177,7 @@ func (s *cowSnapshot) stream(w io.Writer) error {
 	return bw.Flush()
 }
 
-// Release implements raft.FSMSnapshot: apply stops keeping pre-images.
+// Release implements raftfsm.Snapshot: apply stops keeping pre-images.
 func (s *cowSnapshot) Release() {
 	s.f.mu.Lock()
 	if s.t.cow != nil {

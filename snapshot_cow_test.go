@@ -79,7 +79,7 @@ func TestSnapshotStreamsStateAtMark(t *testing.T) {
 				}
 			}()
 			var out bytes.Buffer
-			err := snap.stream(&out)
+			err := snap.Persist(&out)
 			close(stop)
 			wg.Wait()
 			snap.Release()

@@ -52,6 +52,7 @@ type sessionEntry struct {
 // result is what apply returns for one command.
 type result struct {
 	err   Code
+	retry bool // not applied: propose again (the proposer's, see retryResult)
 	path  string // create: the path actually created
 	stat  Stat
 	multi []result
@@ -71,7 +72,6 @@ type tree struct {
 	lastBatch  map[uint64]uint64 // origin -> counter of the last batch applied from it
 	digest     uint64            // sum of node hashes, kept up to date by apply
 
-	watches *registry // may be nil (tests of the bare tree)
 	cow     *cowSnap  // set while a snapshot streams (see snapshot_cow.go)
 	limits  treeLimits
 	quota   quotaState // quota index and counters (quota.go)
@@ -82,10 +82,12 @@ type tree struct {
 	fired  []firing // watch events of the current command, fired on commit
 	unrefs []uint32 // ACL slots to release on commit
 	origin uint64   // the proposing node of the command being applied; 0: unknown (tests)
-	// sessionEnding, if set, is told of a session's end inside apply; it
-	// must not block or call back into the tree.
-	sessionEnding func(id int64, expired bool)
-	moved         []movedSession  // sessions attached elsewhere, for the node to notify
+	// effects, when keepEffects is set, collects in order what the caller
+	// must do once the commands are applied (takeEffects): apply itself
+	// never calls out.
+	keepEffects bool
+	effects     []effect
+	moved       []movedSession  // sessions attached elsewhere, for the node to notify
 	closed        []closedSession // sessions ended by apply, for the node to notify
 	opened        []int64         // sessions created by apply, for the leader's tracker
 	strict        bool            // check invariants after every command (tests)
@@ -101,6 +103,18 @@ type firing struct {
 	typ  EventType
 	path string
 	acl  []ACL // of the node the event is about, for the READ check
+}
+
+// An effect is one thing apply asks its caller to do, in order, before
+// anyone can read the state it produced: fire a watch event, or mark a
+// session as ending (before the deletes of its ephemerals fire, so that a
+// holder that sees its node go can tell expiry from someone else's
+// delete).
+type effect struct {
+	fire    firing
+	zxid    int64 // of the event
+	session int64 // nonzero: the session is ending
+	expired bool
 }
 
 const (
@@ -268,18 +282,27 @@ func (t *tree) applyOne(c *command) result {
 	return r
 }
 
-// commit fires the command's watches and releases ACL references.
+// commit turns the command's watch events into effects and releases ACL
+// references.
 func (t *tree) commit(zxid int64) {
 	for _, s := range t.unrefs {
 		t.acls.unref(s)
 	}
 	t.unrefs = t.unrefs[:0]
-	if t.watches != nil {
+	if t.keepEffects {
 		for _, f := range t.fired {
-			t.watches.trigger(f.typ, f.path, zxid, f.acl)
+			t.effects = append(t.effects, effect{fire: f, zxid: zxid})
 		}
 	}
 	t.fired = t.fired[:0]
+}
+
+// takeEffects returns the effects collected since the last call; the
+// slice is reused by the next apply.
+func (t *tree) takeEffects() []effect {
+	e := t.effects
+	t.effects = t.effects[:0]
+	return e
 }
 
 func (t *tree) fire(typ EventType, path string, n *znode) {
@@ -678,11 +701,9 @@ func (t *tree) closeSession(c *command, zxid int64) result {
 	if !ok {
 		return result{err: CodeSessionExpired}
 	}
-	if t.sessionEnding != nil {
-		// Let the session's node mark it ended before the deletes below
-		// fire watches: a holder that sees its node go can tell expiry
-		// from someone else's delete.
-		t.sessionEnding(c.session, c.expire)
+	if t.keepEffects {
+		// Before the deletes below fire their watches (see effect).
+		t.effects = append(t.effects, effect{session: c.session, expired: c.expire})
 	}
 	paths := make([]string, 0, len(s.ephemerals))
 	for p := range s.ephemerals {

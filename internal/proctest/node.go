@@ -144,9 +144,11 @@ func runNode() int {
 		TrailingLogs:      cfg.TrailingLogs,
 		MaxClientCnxns:    -1,
 		Logger:            logger,
-		GossipAddr:        cfg.GossipAddr,
-		Join:              cfg.Join,
-		BootstrapExpect:   cfg.BootstrapExpect,
+		Gossip: coord.GossipConfig{
+			Addr:            cfg.GossipAddr,
+			Join:            cfg.Join,
+			BootstrapExpect: cfg.BootstrapExpect,
+		},
 	})
 	if err != nil {
 		out("FAIL open: %v", err)
