@@ -52,7 +52,7 @@ type sessionEntry struct {
 // result is what apply returns for one command.
 type result struct {
 	err   Code
-	retry bool // not applied: propose again (the proposer's, see retryResult)
+	retry bool   // not applied: propose again (the proposer's, see retryResult)
 	path  string // create: the path actually created
 	stat  Stat
 	multi []result
@@ -72,9 +72,9 @@ type tree struct {
 	lastBatch  map[uint64]uint64 // origin -> counter of the last batch applied from it
 	digest     uint64            // sum of node hashes, kept up to date by apply
 
-	cow     *cowSnap  // set while a snapshot streams (see snapshot_cow.go)
-	limits  treeLimits
-	quota   quotaState // quota index and counters (quota.go)
+	cow    *cowSnap // set while a snapshot streams (see snapshot_cow.go)
+	limits treeLimits
+	quota  quotaState // quota index and counters (quota.go)
 
 	// Scratch state of the command being applied.
 	now    int64
@@ -88,10 +88,10 @@ type tree struct {
 	keepEffects bool
 	effects     []effect
 	moved       []movedSession  // sessions attached elsewhere, for the node to notify
-	closed        []closedSession // sessions ended by apply, for the node to notify
-	opened        []int64         // sessions created by apply, for the leader's tracker
-	strict        bool            // check invariants after every command (tests)
-	invError      error           // first invariant violation seen in strict mode
+	closed      []closedSession // sessions ended by apply, for the node to notify
+	opened      []int64         // sessions created by apply, for the leader's tracker
+	strict      bool            // check invariants after every command (tests)
+	invError    error           // first invariant violation seen in strict mode
 }
 
 type treeLimits struct {
