@@ -58,4 +58,24 @@
 // leader is Disconnected: reads are served from the possibly stale local
 // replica and writes wait for a leader. When a session expires its
 // ephemeral nodes are deleted and its watches end with EventNotWatching.
+//
+// # Locks
+//
+// Inside a Node, locks are taken in this order and never the other way
+// round (a lock further down may be taken while one above is held):
+//
+//  1. fsm.mu, the tree's read/write lock: apply holds it for writing while
+//     it changes the tree and runs the effects apply returned; reads hold
+//     it for reading, so a watch is registered atomically with its read.
+//  2. Node.mu, the table of local sessions (marking a session as ending
+//     is one of apply's effects).
+//  3. registry.mu, the local watches (events are fired under 1).
+//  4. The sinks' own locks: queueSink.mu, or a wire connection's outgoing
+//     queue; a sink never blocks and never calls back.
+//
+// The proposer's locks (proposer.mu, orphMu, slotMu), fsm.appliedMu, the
+// session tracker's lock and internal/cluster's connection locks are
+// leaves: nothing else is taken while one is held, except that orphMu is
+// held while fsm.appliedMu is read. Apply hands results to the proposer
+// only after it has released fsm.mu.
 package coord
