@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,41 +17,10 @@ import (
 // behind itself until forwardWait ran out, and every follower's forward
 // with it. Writes go on on both survivors, and no forward times out.
 func TestNewLeaderDoesNotForwardToItself(t *testing.T) {
-	peers := make([]Peer, 3)
-	for i := range peers {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		peers[i] = Peer{ID: fmt.Sprintf("f%d", i), Addr: l.Addr().String()}
-		l.Close()
-	}
+	nodes := openTCPCluster(t, 3, "f", func(_ int, cfg *Config) { cfg.ElectionTimeout = 300 * time.Millisecond })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	nodes := make([]*Node, len(peers))
-	errs := make([]error, len(peers))
 	var wg sync.WaitGroup
-	for i := range nodes {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			nodes[i], errs[i] = Open(ctx, Config{
-				NodeID: peers[i].ID, BindAddr: peers[i].Addr, Peers: peers,
-				ElectionTimeout: 300 * time.Millisecond,
-			})
-		}(i)
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("node %d: %v", i, err)
-		}
-	}
-	defer func() {
-		for _, n := range nodes {
-			n.Abort()
-		}
-	}()
 	leader := -1
 	eventually(t, "a leader", func() bool {
 		for i, n := range nodes {

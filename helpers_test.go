@@ -3,6 +3,9 @@ package coord
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"sync"
 	"testing"
 	"time"
 )
@@ -187,4 +190,57 @@ func eventually(t testing.TB, what string, cond func() bool) {
 func waitClockPast(t testing.TB, ms int64) {
 	t.Helper()
 	eventually(t, "clock advance", func() bool { return time.Now().UnixMilli() > ms })
+}
+
+// loopbackAddr returns a free 127.0.0.1 address.
+func loopbackAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// openTCPCluster opens size nodes that form a static ensemble over loopback
+// TCP, named prefix0, prefix1, …; configure, if set, adjusts each node's
+// Config after NodeID, BindAddr and Peers are set. The nodes are aborted
+// when the test ends.
+func openTCPCluster(t testing.TB, size int, prefix string, configure func(i int, cfg *Config)) []*Node {
+	t.Helper()
+	peers := make([]Peer, size)
+	for i := range peers {
+		peers[i] = Peer{ID: fmt.Sprintf("%s%d", prefix, i), Addr: loopbackAddr(t)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	nodes := make([]*Node, size)
+	errs := make([]error, size)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		cfg := Config{NodeID: peers[i].ID, BindAddr: peers[i].Addr, Peers: peers}
+		if configure != nil {
+			configure(i, &cfg)
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			nodes[i], errs[i] = Open(ctx, cfg)
+		}(i)
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			if n != nil {
+				_ = n.Abort()
+			}
+		}
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+	}
+	return nodes
 }

@@ -25,38 +25,14 @@ func TestLargeWritesAtOnce(t *testing.T) {
 		perNode = 6 // 18 writers × 1000000 bytes: 18 MB waiting at once
 		size    = 1_000_000
 	)
-	peers := make([]coord.Peer, 3)
-	for i := range peers {
-		peers[i] = coord.Peer{ID: fmt.Sprintf("w%d", i), Addr: freePort(t)}
-	}
 	dir := t.TempDir()
+	nodes := coord.OpenTCPCluster(t, 3, "w", func(i int, cfg *coord.Config) {
+		cfg.DataDir = filepath.Join(dir, cfg.NodeID)
+		cfg.ElectionTimeout = time.Second
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	nodes := make([]*coord.Node, len(peers))
-	errs := make([]error, len(peers))
 	var wg sync.WaitGroup
-	for i := range nodes {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			nodes[i], errs[i] = coord.Open(ctx, coord.Config{
-				NodeID: peers[i].ID, BindAddr: peers[i].Addr, Peers: peers,
-				DataDir:         filepath.Join(dir, peers[i].ID),
-				ElectionTimeout: time.Second,
-			})
-		}(i)
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("node %d: %v", i, err)
-		}
-	}
-	defer func() {
-		for _, n := range nodes {
-			n.Abort()
-		}
-	}()
 	sessions := make([]*coord.Session, 0, perNode*len(nodes))
 	for _, n := range nodes {
 		for range perNode {

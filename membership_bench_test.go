@@ -150,30 +150,8 @@ func freePortB(b *testing.B) string {
 func BenchmarkFailoverLAN(b *testing.B) {
 	var total time.Duration
 	for b.Loop() {
-		peers := make([]coord.Peer, 3)
-		for i := range peers {
-			peers[i] = coord.Peer{ID: fmt.Sprint(i), Addr: freePortB(b)}
-		}
-		nodes := make([]*coord.Node, 3)
-		var wg sync.WaitGroup
+		nodes := coord.OpenTCPCluster(b, 3, "", nil)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		for i := range nodes {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				n, err := coord.Open(ctx, coord.Config{NodeID: peers[i].ID, BindAddr: peers[i].Addr, Peers: peers})
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				nodes[i] = n
-			}(i)
-		}
-		wg.Wait()
-		if b.Failed() {
-			cancel()
-			return
-		}
 		li := 0
 		for i, n := range nodes {
 			if n.IsLeader() {

@@ -8,10 +8,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"fmt"
 	"math/big"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -69,36 +67,13 @@ func (ca *testCA) tlsConfig(t *testing.T, trust *testCA) *tls.Config {
 func TestMutualTLSCluster(t *testing.T) {
 	ca := newCA(t, "coord-test-ca")
 	peers := make([]coord.Peer, 3)
-	for i := range peers {
-		peers[i] = coord.Peer{ID: fmt.Sprintf("t%d", i), Addr: freePort(t)}
-	}
+	nodes := coord.OpenTCPCluster(t, 3, "t", func(i int, cfg *coord.Config) {
+		peers[i] = coord.Peer{ID: cfg.NodeID, Addr: cfg.BindAddr}
+		cfg.ElectionTimeout = 150 * time.Millisecond
+		cfg.Network = coord.TLSNetwork{Config: ca.tlsConfig(t, ca)}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	nodes := make([]*coord.Node, 3)
-	errs := make([]error, 3)
-	var wg sync.WaitGroup
-	for i := range nodes {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			nodes[i], errs[i] = coord.Open(ctx, coord.Config{
-				NodeID: peers[i].ID, BindAddr: peers[i].Addr, Peers: peers,
-				ElectionTimeout: 150 * time.Millisecond,
-				Network:         coord.TLSNetwork{Config: ca.tlsConfig(t, ca)},
-			})
-		}(i)
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("node %d: %v", i, err)
-		}
-	}
-	defer func() {
-		for _, n := range nodes {
-			n.Abort()
-		}
-	}()
 	s, err := nodes[1].NewSession(ctx, coord.SessionConfig{})
 	if err != nil {
 		t.Fatal(err)
