@@ -74,7 +74,7 @@ func TestImportRules(t *testing.T) {
 		// The core shows none of its machinery's types and imports none.
 		// (A path ending in "/" stands for every package under it.)
 		".": {"github.com/hashicorp/raft", "github.com/hashicorp/memberlist", "github.com/dgraph-io/badger/",
-			"github.com/hashicorp/go-hclog", "github.com/coordkit/coord/zkwire", "github.com/coordkit/coord/zkserver"},
+			"github.com/hashicorp/go-hclog"},
 		// The machinery does not know the engine.
 		"./raftfsm":          {"github.com/coordkit/coord"},
 		"./internal/cluster": {"github.com/coordkit/coord", "github.com/hashicorp/raft"},
