@@ -79,3 +79,89 @@ func TestNewLeaderDoesNotForwardToItself(t *testing.T) {
 		}
 	}
 }
+
+// TestStaleForwardNeverProposed: a follower's forward reaches the leader,
+// which holds it; leadership moves away, so the follower settles the
+// forward's fate through the new leader and writes again; leadership comes
+// back to the old leader, which only then queues the forward it held. It
+// must not propose it: the sender has already settled it, and a copy
+// committed now could be applied besides the sender's retry.
+func TestStaleForwardNeverProposed(t *testing.T) {
+	nodes := openTCPCluster(t, 3, "s", func(_ int, cfg *Config) { cfg.ElectionTimeout = 300 * time.Millisecond })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	leaderOf := func() int {
+		for i, n := range nodes {
+			if n.IsLeader() {
+				return i
+			}
+		}
+		return -1
+	}
+	var li int
+	eventually(t, "a leader", func() bool { li = leaderOf(); return li >= 0 })
+	old := nodes[li]
+	f := nodes[(li+1)%3]
+	s := newSession(t, f, SessionConfig{Timeout: 10 * time.Second})
+	mustCreate(t, s, "/q", nil, Persistent, OpenACL)
+
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	hold := func() {
+		select {
+		case entered <- struct{}{}:
+			<-release // only the first forward is held
+		default:
+		}
+	}
+	old.proposer.holdForward.Store(&hold)
+	defer close(release)
+	created := make(chan error, 1)
+	go func() {
+		_, err := s.Create(ctx, "/q/once-", nil, PersistentSequential, OpenACL)
+		created <- err
+	}()
+	select {
+	case <-entered:
+	case <-time.After(waitTimeout):
+		t.Fatal("the forward never reached the leader")
+	}
+	if err := old.replica.LeadershipTransfer(); err != nil {
+		t.Fatalf("leadership transfer: %v", err)
+	}
+	select {
+	case err := <-created:
+		if err != nil {
+			t.Fatalf("the write after the leader changed: %v", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("the follower did not settle its forward through the new leader")
+	}
+	if f.proposer.leaderChanges.Load() == 0 && !f.IsLeader() {
+		t.Error("the follower's forward was not settled on the leader change")
+	}
+	// Leadership back to the node that holds the stale forward.
+	eventually(t, "the old leader leads again", func() bool {
+		cur := leaderOf()
+		if cur == li {
+			return true
+		}
+		if cur >= 0 {
+			_ = nodes[cur].replica.TransferLeadership(old.cfg.NodeID, old.cfg.BindAddr)
+		}
+		return false
+	})
+	old.proposer.holdForward.Store(nil)
+	release <- struct{}{}
+	eventually(t, "the stale forward dropped", func() bool { return old.proposer.staleForwards.Load() == 1 })
+	if _, err := s.Sync(ctx, "/q"); err != nil {
+		t.Fatal(err)
+	}
+	kids, _, err := s.GetChildren(ctx, "/q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kids) != 1 {
+		t.Fatalf("children of /q: %v, want exactly one", kids)
+	}
+}

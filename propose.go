@@ -27,6 +27,11 @@ type proposer struct {
 	closed  bool                 // guarded by mu
 
 	forwardTimeouts atomic.Int64 // forwards given up on after forwardWait
+	leaderChanges   atomic.Int64 // forwards settled because the leader changed
+	staleForwards   atomic.Int64 // forwards dropped: received in an earlier term
+	// holdForward, when set (tests only), runs before a received forward
+	// is queued.
+	holdForward atomic.Pointer[func()]
 
 	orphMu   sync.Mutex
 	orphans  []orphanCheck // guarded by orphMu; see settleAfter
@@ -48,6 +53,11 @@ type proposal struct {
 	done chan result
 
 	fwd []byte // an encoded batch forwarded by another node
+	// term is the raft term in which this node, as leader, received fwd.
+	// fwd is proposed only in that same term: a batch whose sender has
+	// since settled its fate through a newer leader must never be proposed
+	// by this node after it wins leadership again (see forwarded).
+	term uint64
 	// settle answers the forwarding node once the entry carrying fwd is
 	// applied here (rpcOK, with the entry's index), certainly not proposed
 	// (rpcNotLeader), or of unknown fate (rpcFailed, with a message).
@@ -306,14 +316,18 @@ func (p *proposer) run() {
 			}
 		}
 		leader := p.n.leads()
+		term := p.n.replica.Term()
 		in := inflight{slot: slot}
 		now := time.Now().UnixMilli()
 		b := batch{time: now, origin: p.n.tag, entries: entries[:0]}
 		for _, pr := range props {
 			switch {
-			case pr.fwd != nil && leader:
+			case pr.fwd != nil && leader && pr.term == term:
 				in.fwds = append(in.fwds, pr)
 			case pr.fwd != nil:
+				if leader {
+					p.staleForwards.Add(1)
+				}
 				pr.settle(rpcNotLeader, nil)
 			case pr.sync:
 				in.seqs = append(in.seqs, pr.seq)
@@ -415,8 +429,19 @@ func (p *proposer) release(kind int) {
 // node's next entry; settle is called with its fate, unless the node stops
 // first (the connection then closes, and the sender settles the fate
 // itself).
-func (p *proposer) forwarded(data []byte, settle func(status byte, payload []byte)) {
-	pr := &proposal{fwd: data, settle: settle}
+//
+// The batch is proposed only in the raft term in which it arrived. Its
+// sender settles a forward of unknown fate by pushing a marker through the
+// leader of a later term and then proposes the batch again: an entry of
+// the earlier term that is not in that leader's log can never commit after
+// the marker, and this rule makes sure that this node does not propose a
+// stale copy afresh once it leads again, where it could commit after the
+// marker and before the sender's retry.
+func (p *proposer) forwarded(data []byte, term uint64, settle func(status byte, payload []byte)) {
+	if hold := p.holdForward.Load(); hold != nil {
+		(*hold)()
+	}
+	pr := &proposal{fwd: data, term: term, settle: settle}
 	select {
 	case p.queue <- pr:
 	case <-p.n.stop:
@@ -448,6 +473,9 @@ func (p *proposer) dispatch(data []byte, mustLead bool) func() (uint64, error) {
 		}
 	}
 	notLeader := func() (uint64, error) { return 0, errNotLeader }
+	// Watch for a change of leader from before the leader is looked up, so
+	// that no change between the two goes unseen.
+	changed := n.replica.LeaderChanged()
 	addr, ok := n.leaderAddr(2 * n.cfg.ElectionTimeout)
 	if !ok {
 		return notLeader
@@ -460,18 +488,37 @@ func (p *proposer) dispatch(data []byte, mustLead bool) func() (uint64, error) {
 	}
 	ch := c.Send(rpcForward, data)
 	return func() (uint64, error) {
+		timeout := time.NewTimer(forwardWait * n.cfg.ElectionTimeout)
+		defer timeout.Stop()
 		var r cluster.Result
-		select {
-		case r = <-ch:
-		case <-time.After(forwardWait * n.cfg.ElectionTimeout):
-			// The leader may be gone without the connection saying so.
-			// Giving up is safe: resolve settles the batch's fate, and a
-			// late copy of it is skipped by apply (batch counters).
-			p.forwardTimeouts.Add(1)
-			c.Fail(errors.New("coord: forward timed out"))
-			return 0, errors.New("coord: forward timed out")
-		case <-n.stop:
-			return 0, ErrClosed
+		for received := false; !received; {
+			select {
+			case r = <-ch:
+				received = true
+			case <-changed:
+				// Another node leads now: the batch either was committed
+				// before it took over, or never will be. Settle its fate
+				// through the new leader at once (resolve) rather than
+				// wait for a leader that may be cut off. The connection
+				// goes too, so the forwards behind this one are settled
+				// alike.
+				changed = n.replica.LeaderChanged()
+				if now, _ := n.replica.Leader(); now == "" || now == addr {
+					continue // an election under way, or the same leader
+				}
+				p.leaderChanges.Add(1)
+				c.Fail(errLeaderChanged)
+				return 0, errLeaderChanged
+			case <-timeout.C:
+				// The leader may be gone without the connection saying so
+				// and without a new leader in sight. Giving up is safe:
+				// resolve settles the batch's fate.
+				p.forwardTimeouts.Add(1)
+				c.Fail(errors.New("coord: forward timed out"))
+				return 0, errors.New("coord: forward timed out")
+			case <-n.stop:
+				return 0, ErrClosed
+			}
 		}
 		switch {
 		case r.Err != nil && r.NotSent:
@@ -492,6 +539,9 @@ func (p *proposer) dispatch(data []byte, mustLead bool) func() (uint64, error) {
 		return index, nil
 	}
 }
+
+// errLeaderChanged: a forward's leader was replaced before it answered.
+var errLeaderChanged = errors.New("coord: the leader changed while a forward was in flight")
 
 // errRejected: the leader could not decode a forwarded batch, so it was
 // not proposed; proposing it again would fail the same way.

@@ -29,7 +29,8 @@ var errNotLeader = errors.New("coord: not the leader")
 func (n *Node) handleRPC(typ byte, payload []byte, respond func(status byte, payload []byte)) {
 	switch typ {
 	case rpcForward:
-		if !n.isLeader.Load() || n.stopping() {
+		term := n.replica.Term()
+		if !n.isLeader.Load() || !n.replica.Leads() || n.stopping() {
 			respond(rpcNotLeader, nil)
 			return
 		}
@@ -40,7 +41,7 @@ func (n *Node) handleRPC(typ byte, payload []byte, respond func(status byte, pay
 		}
 		// The batch rides in this node's next entry, with whatever else is
 		// waiting; its fate comes back through settle.
-		n.proposer.forwarded(payload, respond)
+		n.proposer.forwarded(payload, term, respond)
 	case rpcTouch:
 		now := time.Now()
 		for p := payload; len(p) > 0; {

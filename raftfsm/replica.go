@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -81,12 +82,17 @@ type Replica struct {
 	notify   chan bool
 	hadState bool
 	closers  []func() error
+
+	observed chan raft.Observation
+	done     chan struct{}
+	changeMu sync.Mutex
+	changed  chan struct{} // guarded by changeMu: closed at the next leader change
 }
 
 // Start opens the stores, bootstraps them when they are empty and
 // cfg.Bootstrap is set, and starts raft over sm.
 func Start(cfg Config, sm StateMachine) (rep *Replica, err error) {
-	rep = &Replica{id: cfg.ID, notify: make(chan bool, 16)}
+	rep = &Replica{id: cfg.ID, notify: make(chan bool, 16), changed: make(chan struct{}), done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			rep.closeStores()
@@ -184,8 +190,45 @@ func Start(cfg Config, sm StateMachine) (rep *Replica, err error) {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
 	rep.r = r
+	rep.observed = make(chan raft.Observation, 16)
+	r.RegisterObserver(raft.NewObserver(rep.observed, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	}))
+	go rep.observe()
 	return rep, nil
 }
+
+// observe turns raft's leader observations into LeaderChanged's signal.
+// Observations that arrive while the channel is full are dropped by raft;
+// one wake-up per burst is all LeaderChanged promises.
+func (rep *Replica) observe() {
+	for {
+		select {
+		case <-rep.observed:
+			rep.changeMu.Lock()
+			close(rep.changed)
+			rep.changed = make(chan struct{})
+			rep.changeMu.Unlock()
+		case <-rep.done:
+			return
+		}
+	}
+}
+
+// LeaderChanged returns a channel that is closed when this replica next
+// observes a change of leader (a new leader, or none).
+func (rep *Replica) LeaderChanged() <-chan struct{} {
+	rep.changeMu.Lock()
+	defer rep.changeMu.Unlock()
+	return rep.changed
+}
+
+// Term is the current raft term as this replica knows it.
+func (rep *Replica) Term() uint64 { return rep.r.CurrentTerm() }
+
+// Leads reports whether raft considers this replica the leader right now.
+func (rep *Replica) Leads() bool { return rep.r.State() == raft.Leader }
 
 func toRaft(servers []Server, self raft.ServerAddress) []raft.Server {
 	out := make([]raft.Server, 0, len(servers))
@@ -249,6 +292,11 @@ func (rep *Replica) Snapshot() error { return rep.r.Snapshot().Error() }
 // LeadershipTransfer hands leadership to another voter.
 func (rep *Replica) LeadershipTransfer() error { return rep.r.LeadershipTransfer().Error() }
 
+// TransferLeadership hands leadership to the given voter.
+func (rep *Replica) TransferLeadership(id, addr string) error {
+	return rep.r.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr)).Error()
+}
+
 // Servers returns the configuration as this replica knows it.
 func (rep *Replica) Servers() ([]Server, error) {
 	f := rep.r.GetConfiguration()
@@ -296,6 +344,11 @@ func (rep *Replica) Stats() map[string]string { return rep.r.Stats() }
 // Shutdown stops raft, then closes the transport and the stores.
 func (rep *Replica) Shutdown() error {
 	err := rep.r.Shutdown().Error()
+	select {
+	case <-rep.done:
+	default:
+		close(rep.done)
+	}
 	if cerr := rep.closeStores(); err == nil {
 		err = cerr
 	}
