@@ -2,7 +2,12 @@
 // wire protocol, so it works against coord's wire server (coord.Open with
 // Config.ClientAddr) and against Apache ZooKeeper alike.
 //
-//	coordctl [-server host:port[,host:port...]] [-timeout ms] [-r] [cmd args...]
+//	coordctl [-server host:port[,host:port...][/chroot]] [-timeout ms] [-r] [cmd args...]
+//
+// The -server value is a ZooKeeper connect string: with a chroot suffix
+// ("h1:2181,h2:2181/app") the paths typed are relative to /app and the
+// paths printed (created nodes, errors, watch events) are too, as in
+// zkCli. A host without a port means port 2181.
 //
 // With a command it runs that command and exits with zkCli's exit code (0,
 // 1 on a failed command, 127 for an unknown one). Without one it reads

@@ -80,7 +80,7 @@ type shell struct {
 	timeout  time.Duration
 	readOnly bool
 
-	zk     *zkwire.Client
+	zk     *zkConn
 	host   string
 	events <-chan zkwire.Event
 	seen   uint64 // events taken from the current client's channel
@@ -264,6 +264,7 @@ func (s *shell) printEvent(ev zkwire.Event) bool {
 	if !s.printWatches {
 		return false
 	}
+	ev.Path = s.zk.eventPath(ev.Path)
 	fmt.Fprintf(s.out, "\nWATCHER::\n\n%s\n", ev)
 	return true
 }
@@ -298,12 +299,12 @@ func (s *shell) connect(host string) error {
 		s.zk, s.events, s.seen = nil, nil, 0
 	}
 	s.host = host
-	var err error
-	for _, h := range strings.Split(host, ",") {
-		h = strings.TrimSpace(h)
-		if h == "" {
-			continue
-		}
+	cs, err := parseConnectString(host)
+	if err != nil {
+		fmt.Fprintf(s.errw, "Unable to connect to %s: %v\n", host, err)
+		return err
+	}
+	for _, h := range cs.hosts {
 		var c *zkwire.Client
 		c, err = zkwire.DialConfig(context.Background(), h, zkwire.ClientConfig{
 			SessionTimeout: s.timeout,
@@ -311,12 +312,9 @@ func (s *shell) connect(host string) error {
 			DialTimeout:    min(s.timeout, 10*time.Second),
 		})
 		if err == nil {
-			s.zk, s.events, s.seen = c, c.Events(), 0
+			s.zk, s.events, s.seen = &zkConn{Client: c, chroot: cs.chroot}, c.Events(), 0
 			return nil
 		}
-	}
-	if err == nil {
-		err = errors.New("no server address given")
 	}
 	fmt.Fprintf(s.errw, "Unable to connect to %s: %v\n", host, err)
 	return err
