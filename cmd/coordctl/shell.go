@@ -92,7 +92,41 @@ type shell struct {
 	quit         bool
 }
 
-const usageHeader = "coordctl -server host:port[,host:port...] [-timeout ms] [-r] [cmd args]"
+// usageHeader heads the help command's listing, as zkCli's "ZooKeeper
+// -server host:port ..." line does; it names every flag.
+const usageHeader = "coordctl [-server host:port[,host:port...][/chroot]] [-timeout ms] [-r] [-waitforconnection] [-client-configuration file] [cmd args]"
+
+// flagUsage describes the flags, for -h and flag errors.
+const flagUsage = `flags:
+  -server host:port[,host:port...][/chroot]
+        the servers to connect to, tried in order; with /chroot the paths
+        typed and printed are relative to it (default localhost:2181; a
+        host without a port means 2181)
+  -timeout ms
+        session timeout in milliseconds (default 30000)
+  -r
+        ask for a read-only session
+  -waitforconnection
+        wait for the connection before running the command (coordctl
+        always does; accepted for zkCli compatibility)
+  -client-configuration file
+        a ZooKeeper client properties file (accepted for zkCli
+        compatibility and ignored)
+  -h, -help
+        print this help on standard output and exit
+With a command, coordctl runs it and exits with its code (0; 1 when it
+fails; 127 for an unknown command). Without one it reads commands from
+standard input, with line editing, history and tab completion when that
+is a terminal.
+`
+
+// printFlagUsage writes the synopsis, the flags and the commands.
+func (s *shell) printFlagUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: "+usageHeader)
+	fmt.Fprint(w, flagUsage)
+	fmt.Fprintln(w, "commands:")
+	s.listCommands(w)
+}
 
 func newShell(stdout, stderr io.Writer) *shell {
 	return &shell{
@@ -105,9 +139,10 @@ func newShell(stdout, stderr io.Writer) *shell {
 	}
 }
 
-// run is coordctl's main: options as zkCli's (-server, -timeout, -r), then
-// either a command to run once or, with none, an interactive session on
-// stdin. It returns the exit code.
+// run is coordctl's main: options as zkCli's (-server, -timeout, -r,
+// -waitforconnection, -client-configuration) and -h, then either a command
+// to run once or, with none, an interactive session on stdin. It returns
+// the exit code: 2 for a bad option (reported on stderr with the usage).
 func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	s := newShell(stdout, stderr)
 	var cmd []string
@@ -116,6 +151,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		needArg := func() (string, bool) {
 			if i+1 >= len(argv) {
 				fmt.Fprintln(stderr, "Error: no argument found for option "+a)
+				s.printFlagUsage(stderr)
 				return "", false
 			}
 			i++
@@ -136,6 +172,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			ms, err := strconv.Atoi(v)
 			if err != nil || ms <= 0 {
 				fmt.Fprintln(stderr, "Error: -timeout needs a positive number of milliseconds, got "+v)
+				s.printFlagUsage(stderr)
 				return 2
 			}
 			s.timeout = time.Duration(ms) * time.Millisecond
@@ -149,13 +186,16 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 			fmt.Fprintln(stderr, "coordctl: -client-configuration is ignored")
 		case "-h", "-help", "--help":
-			s.usage(stdout)
+			s.printFlagUsage(stdout)
 			return 0
 		default:
-			if !strings.HasPrefix(a, "-") {
-				cmd = argv[i:]
-				i = len(argv)
+			if strings.HasPrefix(a, "-") {
+				fmt.Fprintln(stderr, "Error: unknown option "+a)
+				s.printFlagUsage(stderr)
+				return 2
 			}
+			cmd = argv[i:]
+			i = len(argv)
 		}
 	}
 	if cmd != nil {
@@ -420,6 +460,11 @@ func (s *shell) processZKCmd(args []string) error {
 // usage lists the commands as zkCli's usage() does.
 func (s *shell) usage(w io.Writer) {
 	fmt.Fprintln(w, usageHeader)
+	s.listCommands(w)
+}
+
+// listCommands writes a tab-indented line per command, sorted.
+func (s *shell) listCommands(w io.Writer) {
 	all := map[string]string{}
 	for name, c := range commands {
 		all[name] = c.usage
