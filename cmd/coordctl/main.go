@@ -16,7 +16,7 @@
 // arrive. Commands, flags and output follow ZooKeeper 3.8's zkCli: ls, get,
 // set, create, delete, deleteall, stat, getAcl, setAcl, addauth, sync,
 // addWatch, removewatches, getEphemerals, getAllChildrenNumber, whoami,
-// setquota, listquota, delquota, history, redo, printwatches, close,
+// setquota, listquota, delquota, config, history, redo, printwatches, close,
 // connect, quit, help, plus 3.4's ls2 and rmr. Type help for the list.
 package main
 
