@@ -13,11 +13,14 @@
 // 1 on a failed command, 127 for an unknown one). Without one it reads
 // commands from standard input, printing zkCli's prompt
 // "[zk: host:port(CONNECTED) N] " before each and watch events as they
-// arrive. Commands, flags and output follow ZooKeeper 3.8's zkCli: ls, get,
-// set, create, delete, deleteall, stat, getAcl, setAcl, addauth, sync,
-// addWatch, removewatches, getEphemerals, getAllChildrenNumber, whoami,
-// setquota, listquota, delquota, config, history, redo, printwatches, close,
-// connect, quit, help, plus 3.4's ls2 and rmr. Type help for the list.
+// arrive; on a terminal it offers line editing, history (up and down
+// arrows) and tab completion of command names and znode paths. Commands,
+// flags and output follow ZooKeeper 3.8's zkCli: ls, get, set, create,
+// delete, deleteall, stat, getAcl, setAcl, addauth, sync, addWatch,
+// removewatches, getEphemerals, getAllChildrenNumber, whoami, setquota,
+// listquota, delquota, config, history, redo, printwatches, close,
+// connect, quit, help, plus 3.4's ls2 and rmr. Type help for the list,
+// coordctl -h for the flags.
 package main
 
 import "os"

@@ -224,16 +224,33 @@ func (s *shell) interactive(stdin io.Reader) int {
 	s.connect(s.server)
 	fmt.Fprintln(s.out, "Welcome to ZooKeeper!")
 
-	lines := make(chan string)
-	stop := make(chan struct{})
-	defer close(stop)
-	go readLines(stdin, lines, stop)
+	var lines <-chan string
+	var tty *ttyInput
+	if t := newTTYInput(stdin, s.out, s); t != nil {
+		// A terminal: line editing, history and completion.
+		tty = t
+		defer tty.close()
+		lines = tty.lines
+	} else {
+		ch := make(chan string)
+		stop := make(chan struct{})
+		defer close(stop)
+		go readLines(stdin, ch, stop)
+		lines = ch
+	}
 
 	for !s.quit {
 		s.flushEvents()
-		s.prompt()
-		line, ok := s.nextLine(lines)
+		if tty != nil {
+			tty.read(s.promptString())
+		} else {
+			s.prompt()
+		}
+		line, ok := s.nextLine(lines, tty)
 		if !ok {
+			if tty != nil {
+				fmt.Fprintln(s.out)
+			}
 			break
 		}
 		s.executeLine(line)
@@ -247,8 +264,9 @@ func (s *shell) interactive(stdin io.Reader) int {
 }
 
 // nextLine waits for a line of input, printing watch events that arrive
-// meanwhile (and the prompt again after them).
-func (s *shell) nextLine(lines <-chan string) (string, bool) {
+// meanwhile: on a terminal through its line editor (which redraws the
+// prompt and the line being typed), else followed by the prompt again.
+func (s *shell) nextLine(lines <-chan string, tty *ttyInput) (string, bool) {
 	for {
 		select {
 		case l, ok := <-lines:
@@ -259,7 +277,9 @@ func (s *shell) nextLine(lines <-chan string) (string, bool) {
 				continue
 			}
 			s.seen++
-			if s.printEvent(ev) {
+			if tty != nil {
+				s.printEventTo(tty.term, ev)
+			} else if s.printEvent(ev) {
 				s.prompt()
 			}
 		}
@@ -294,18 +314,23 @@ func (s *shell) state() string {
 
 func (s *shell) alive() bool { return s.zk != nil && s.zk.State() == zkwire.ConnConnected }
 
-func (s *shell) prompt() {
-	fmt.Fprintf(s.out, "[zk: %s(%s) %d] ", s.host, s.state(), s.count)
+func (s *shell) prompt() { fmt.Fprint(s.out, s.promptString()) }
+
+// promptString is zkCli's prompt: "[zk: host:port(CONNECTED) 3] ".
+func (s *shell) promptString() string {
+	return fmt.Sprintf("[zk: %s(%s) %d] ", s.host, s.state(), s.count)
 }
 
 // printEvent prints a watch event as zkCli's watcher does; it reports
 // whether anything was printed.
-func (s *shell) printEvent(ev zkwire.Event) bool {
+func (s *shell) printEvent(ev zkwire.Event) bool { return s.printEventTo(s.out, ev) }
+
+func (s *shell) printEventTo(w io.Writer, ev zkwire.Event) bool {
 	if !s.printWatches {
 		return false
 	}
 	ev.Path = s.zk.eventPath(ev.Path)
-	fmt.Fprintf(s.out, "\nWATCHER::\n\n%s\n", ev)
+	fmt.Fprintf(w, "\nWATCHER::\n\n%s\n", ev)
 	return true
 }
 
