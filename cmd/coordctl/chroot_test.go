@@ -73,6 +73,7 @@ delete /y
 create /
 ls /
 connect {{ADDR}}/app/y
+ls /
 connect {{ADDR}}
 ls /
 `
@@ -161,7 +162,8 @@ WatchedEvent state:Closed type:None path:null
 WATCHER::
 
 WatchedEvent state:SyncConnected type:None path:null
-[zk: ADDR/app/y(CONNECTED) 31] 
+[zk: ADDR/app/y(CONNECTED) 31] Node does not exist: /
+[zk: ADDR/app/y(CONNECTED) 32] 
 WATCHER::
 
 WatchedEvent state:Closed type:None path:null
@@ -169,8 +171,8 @@ WatchedEvent state:Closed type:None path:null
 WATCHER::
 
 WatchedEvent state:SyncConnected type:None path:null
-[zk: ADDR(CONNECTED) 32] [app, outside, zookeeper]
-[zk: ADDR(CONNECTED) 33] `
+[zk: ADDR(CONNECTED) 33] [app, outside, zookeeper]
+[zk: ADDR(CONNECTED) 34] `
 
 // TestChroot runs chrootScript against coord and checks its transcript.
 func TestChroot(t *testing.T) {
