@@ -20,9 +20,11 @@ var allowedDirect = map[string]string{
 	"github.com/hashicorp/go-hclog":     "the logger type hashicorp/raft takes (adapted to slog)",
 	"github.com/go-zookeeper/zk":        "tests only: a real ZooKeeper client against the wire server",
 	"github.com/anishathalye/porcupine": "tests only: linearizability checking",
+	"golang.org/x/term":                 "coordctl's interactive line editing, history and tab completion on a terminal",
+	"github.com/creack/pty":             "tests only: a pseudo-terminal to drive coordctl's interactive shell",
 }
 
-var testOnly = []string{"github.com/go-zookeeper/zk", "github.com/anishathalye/porcupine"}
+var testOnly = []string{"github.com/go-zookeeper/zk", "github.com/anishathalye/porcupine", "github.com/creack/pty"}
 
 func TestDirectDependencies(t *testing.T) {
 	mod, err := os.ReadFile("go.mod")

@@ -109,6 +109,7 @@ func init() {
 		"delquota":             {usage: "[-n|-b|-N|-B] path", run: cmdDelQuota},
 		"close":                {usage: "", run: cmdClose},
 		"version":              {usage: "", run: cmdVersion},
+		"config":               {usage: "[-c] [-w] [-s]", run: cmdConfig},
 	}
 }
 

@@ -80,7 +80,7 @@ type shell struct {
 	timeout  time.Duration
 	readOnly bool
 
-	zk     *zkwire.Client
+	zk     *zkConn
 	host   string
 	events <-chan zkwire.Event
 	seen   uint64 // events taken from the current client's channel
@@ -92,7 +92,41 @@ type shell struct {
 	quit         bool
 }
 
-const usageHeader = "coordctl -server host:port[,host:port...] [-timeout ms] [-r] [cmd args]"
+// usageHeader heads the help command's listing, as zkCli's "ZooKeeper
+// -server host:port ..." line does; it names every flag.
+const usageHeader = "coordctl [-server host:port[,host:port...][/chroot]] [-timeout ms] [-r] [-waitforconnection] [-client-configuration file] [cmd args]"
+
+// flagUsage describes the flags, for -h and flag errors.
+const flagUsage = `flags:
+  -server host:port[,host:port...][/chroot]
+        the servers to connect to, tried in order; with /chroot the paths
+        typed and printed are relative to it (default localhost:2181; a
+        host without a port means 2181)
+  -timeout ms
+        session timeout in milliseconds (default 30000)
+  -r
+        ask for a read-only session
+  -waitforconnection
+        wait for the connection before running the command (coordctl
+        always does; accepted for zkCli compatibility)
+  -client-configuration file
+        a ZooKeeper client properties file (accepted for zkCli
+        compatibility and ignored)
+  -h, -help
+        print this help on standard output and exit
+With a command, coordctl runs it and exits with its code (0; 1 when it
+fails; 127 for an unknown command). Without one it reads commands from
+standard input, with line editing, history and tab completion when that
+is a terminal.
+`
+
+// printFlagUsage writes the synopsis, the flags and the commands.
+func (s *shell) printFlagUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: "+usageHeader)
+	fmt.Fprint(w, flagUsage)
+	fmt.Fprintln(w, "commands:")
+	s.listCommands(w)
+}
 
 func newShell(stdout, stderr io.Writer) *shell {
 	return &shell{
@@ -105,9 +139,10 @@ func newShell(stdout, stderr io.Writer) *shell {
 	}
 }
 
-// run is coordctl's main: options as zkCli's (-server, -timeout, -r), then
-// either a command to run once or, with none, an interactive session on
-// stdin. It returns the exit code.
+// run is coordctl's main: options as zkCli's (-server, -timeout, -r,
+// -waitforconnection, -client-configuration) and -h, then either a command
+// to run once or, with none, an interactive session on stdin. It returns
+// the exit code: 2 for a bad option (reported on stderr with the usage).
 func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	s := newShell(stdout, stderr)
 	var cmd []string
@@ -116,6 +151,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		needArg := func() (string, bool) {
 			if i+1 >= len(argv) {
 				fmt.Fprintln(stderr, "Error: no argument found for option "+a)
+				s.printFlagUsage(stderr)
 				return "", false
 			}
 			i++
@@ -136,6 +172,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			ms, err := strconv.Atoi(v)
 			if err != nil || ms <= 0 {
 				fmt.Fprintln(stderr, "Error: -timeout needs a positive number of milliseconds, got "+v)
+				s.printFlagUsage(stderr)
 				return 2
 			}
 			s.timeout = time.Duration(ms) * time.Millisecond
@@ -149,13 +186,16 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 			fmt.Fprintln(stderr, "coordctl: -client-configuration is ignored")
 		case "-h", "-help", "--help":
-			s.usage(stdout)
+			s.printFlagUsage(stdout)
 			return 0
 		default:
-			if !strings.HasPrefix(a, "-") {
-				cmd = argv[i:]
-				i = len(argv)
+			if strings.HasPrefix(a, "-") {
+				fmt.Fprintln(stderr, "Error: unknown option "+a)
+				s.printFlagUsage(stderr)
+				return 2
 			}
+			cmd = argv[i:]
+			i = len(argv)
 		}
 	}
 	if cmd != nil {
@@ -184,16 +224,33 @@ func (s *shell) interactive(stdin io.Reader) int {
 	s.connect(s.server)
 	fmt.Fprintln(s.out, "Welcome to ZooKeeper!")
 
-	lines := make(chan string)
-	stop := make(chan struct{})
-	defer close(stop)
-	go readLines(stdin, lines, stop)
+	var lines <-chan string
+	var tty *ttyInput
+	if t := newTTYInput(stdin, s.out, s); t != nil {
+		// A terminal: line editing, history and completion.
+		tty = t
+		defer tty.close()
+		lines = tty.lines
+	} else {
+		ch := make(chan string)
+		stop := make(chan struct{})
+		defer close(stop)
+		go readLines(stdin, ch, stop)
+		lines = ch
+	}
 
 	for !s.quit {
 		s.flushEvents()
-		s.prompt()
-		line, ok := s.nextLine(lines)
+		if tty != nil {
+			tty.read(s.promptString())
+		} else {
+			s.prompt()
+		}
+		line, ok := s.nextLine(lines, tty)
 		if !ok {
+			if tty != nil {
+				fmt.Fprintln(s.out)
+			}
 			break
 		}
 		s.executeLine(line)
@@ -207,8 +264,9 @@ func (s *shell) interactive(stdin io.Reader) int {
 }
 
 // nextLine waits for a line of input, printing watch events that arrive
-// meanwhile (and the prompt again after them).
-func (s *shell) nextLine(lines <-chan string) (string, bool) {
+// meanwhile: on a terminal through its line editor (which redraws the
+// prompt and the line being typed), else followed by the prompt again.
+func (s *shell) nextLine(lines <-chan string, tty *ttyInput) (string, bool) {
 	for {
 		select {
 		case l, ok := <-lines:
@@ -219,7 +277,9 @@ func (s *shell) nextLine(lines <-chan string) (string, bool) {
 				continue
 			}
 			s.seen++
-			if s.printEvent(ev) {
+			if tty != nil {
+				s.printEventTo(tty.term, ev)
+			} else if s.printEvent(ev) {
 				s.prompt()
 			}
 		}
@@ -254,17 +314,23 @@ func (s *shell) state() string {
 
 func (s *shell) alive() bool { return s.zk != nil && s.zk.State() == zkwire.ConnConnected }
 
-func (s *shell) prompt() {
-	fmt.Fprintf(s.out, "[zk: %s(%s) %d] ", s.host, s.state(), s.count)
+func (s *shell) prompt() { fmt.Fprint(s.out, s.promptString()) }
+
+// promptString is zkCli's prompt: "[zk: host:port(CONNECTED) 3] ".
+func (s *shell) promptString() string {
+	return fmt.Sprintf("[zk: %s(%s) %d] ", s.host, s.state(), s.count)
 }
 
 // printEvent prints a watch event as zkCli's watcher does; it reports
 // whether anything was printed.
-func (s *shell) printEvent(ev zkwire.Event) bool {
+func (s *shell) printEvent(ev zkwire.Event) bool { return s.printEventTo(s.out, ev) }
+
+func (s *shell) printEventTo(w io.Writer, ev zkwire.Event) bool {
 	if !s.printWatches {
 		return false
 	}
-	fmt.Fprintf(s.out, "\nWATCHER::\n\n%s\n", ev)
+	ev.Path = s.zk.eventPath(ev.Path)
+	fmt.Fprintf(w, "\nWATCHER::\n\n%s\n", ev)
 	return true
 }
 
@@ -298,12 +364,12 @@ func (s *shell) connect(host string) error {
 		s.zk, s.events, s.seen = nil, nil, 0
 	}
 	s.host = host
-	var err error
-	for _, h := range strings.Split(host, ",") {
-		h = strings.TrimSpace(h)
-		if h == "" {
-			continue
-		}
+	cs, err := parseConnectString(host)
+	if err != nil {
+		fmt.Fprintf(s.errw, "Unable to connect to %s: %v\n", host, err)
+		return err
+	}
+	for _, h := range cs.hosts {
 		var c *zkwire.Client
 		c, err = zkwire.DialConfig(context.Background(), h, zkwire.ClientConfig{
 			SessionTimeout: s.timeout,
@@ -311,12 +377,9 @@ func (s *shell) connect(host string) error {
 			DialTimeout:    min(s.timeout, 10*time.Second),
 		})
 		if err == nil {
-			s.zk, s.events, s.seen = c, c.Events(), 0
+			s.zk, s.events, s.seen = &zkConn{Client: c, chroot: cs.chroot}, c.Events(), 0
 			return nil
 		}
-	}
-	if err == nil {
-		err = errors.New("no server address given")
 	}
 	fmt.Fprintf(s.errw, "Unable to connect to %s: %v\n", host, err)
 	return err
@@ -422,6 +485,11 @@ func (s *shell) processZKCmd(args []string) error {
 // usage lists the commands as zkCli's usage() does.
 func (s *shell) usage(w io.Writer) {
 	fmt.Fprintln(w, usageHeader)
+	s.listCommands(w)
+}
+
+// listCommands writes a tab-indented line per command, sorted.
+func (s *shell) listCommands(w io.Writer) {
 	all := map[string]string{}
 	for name, c := range commands {
 		all[name] = c.usage

@@ -41,16 +41,24 @@ func TestAgainstZooKeeper(t *testing.T) {
 		t.Errorf("quota stats normalization did not apply:\n%s", fromZK)
 	}
 
-	t.Run("zkCli", func(t *testing.T) { compareWithZkCli(t, inst, zks[1].Addr, zkRun, zks[0].Addr) })
+	t.Run("zkCli", func(t *testing.T) {
+		zOut, zEvents := compareWithZkCli(t, inst, zks[1].Addr, zks[1].Addr, script(sessionScript, zks[1].Addr), zkRun, zks[0].Addr)
+		if strings.Count(zEvents, "\n") < 10 || !strings.Contains(zOut, "cZxid = 0xZ") {
+			t.Errorf("zkCli's output looks wrong; stdout:\n%s\nevents:\n%s", zOut, zEvents)
+		}
+	})
 }
 
 // compareWithZkCli runs ZooKeeper's zkCli (ZooKeeperMain, without JLine,
-// so with no prompts) on the same script against a fresh server and
-// compares it with coordctl's run against another fresh server: stdout and
-// stderr line by line with the watch events set apart (zkCli prints them
-// from another thread, so only their order is deterministic), prompts
-// removed and the usage listing (whose command set differs) dropped.
-func compareWithZkCli(t *testing.T, inst *zkreal.Install, addr string, ctl result, ctlAddr string) {
+// so with no prompts) on input with "-server server" against a fresh
+// server at addr and compares it with coordctl's run ctl of the same input
+// against another fresh server at ctlAddr: stdout and stderr line by line
+// with the watch events set apart (zkCli prints them from another thread,
+// so only their order is deterministic), prompts removed and the usage
+// listing (whose command set differs) dropped. It returns zkCli's
+// normalized stdout and events.
+func compareWithZkCli(t *testing.T, inst *zkreal.Install, addr, server, input string, ctl result, ctlAddr string) (string, string) {
+	t.Helper()
 	var cp []string
 	for _, e := range strings.Split(inst.Classpath, ":") {
 		if !strings.Contains(strings.ToLower(e), "jline") {
@@ -58,8 +66,8 @@ func compareWithZkCli(t *testing.T, inst *zkreal.Install, addr string, ctl resul
 		}
 	}
 	cmd := exec.Command(inst.Java, "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-		"-cp", strings.Join(cp, ":"), "org.apache.zookeeper.ZooKeeperMain", "-server", addr)
-	cmd.Stdin = strings.NewReader(script(sessionScript, addr))
+		"-cp", strings.Join(cp, ":"), "org.apache.zookeeper.ZooKeeperMain", "-server", server)
+	cmd.Stdin = strings.NewReader(input)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -67,9 +75,6 @@ func compareWithZkCli(t *testing.T, inst *zkreal.Install, addr string, ctl resul
 	}
 	zOut, zEvents := splitEvents(normalize(stdout.String(), addr))
 	cOut, cEvents := splitEvents(rePrompt.ReplaceAllString(normalize(ctl.stdout, ctlAddr), ""))
-	if strings.Count(zEvents, "\n") < 10 || !strings.Contains(zOut, "cZxid = 0xZ") {
-		t.Fatalf("zkCli's output looks wrong; stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
-	}
 	if zOut != cOut {
 		t.Errorf("stdout differs (-zkCli +coordctl):\n%s", lineDiff(zOut, cOut))
 	}
@@ -81,6 +86,7 @@ func compareWithZkCli(t *testing.T, inst *zkreal.Install, addr string, ctl resul
 	if zErr != cErr {
 		t.Errorf("stderr differs (-zkCli +coordctl):\n%s", lineDiff(zErr, cErr))
 	}
+	return zOut, zEvents
 }
 
 var rePrompt = regexp.MustCompile(`\[zk: [^\]]*\] `)
