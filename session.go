@@ -310,8 +310,8 @@ func (s *Session) end(state State, err error, forget bool) {
 	s.endOnce.Do(func() {
 		s.state.Store(int32(state))
 		s.n.watches.removeOwner(s.owner, state, err)
-		s.events.deliver(Event{Type: EventNone, State: state})
-		s.events.deliver(Event{Type: EventNotWatching, State: state, Err: err})
+		// The final state is the last event: the channel closes after it.
+		s.events.put(Event{Type: EventNone, State: state, Err: err}, true)
 		close(s.done)
 		if forget {
 			s.n.mu.Lock()

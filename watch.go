@@ -373,12 +373,17 @@ func newQueueSink() *queueSink {
 }
 
 func (q *queueSink) deliver(ev Event) {
+	q.put(ev, ev.Type == EventNotWatching || ev.Type == EventPersistentWatchRemoved)
+}
+
+// put queues ev; last closes the channel after it.
+func (q *queueSink) put(ev Event, last bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
 		return
 	}
-	q.closed = ev.Type == EventNotWatching || ev.Type == EventPersistentWatchRemoved
+	q.closed = last
 	if !q.pumping {
 		select {
 		case q.out <- ev:
