@@ -6,11 +6,15 @@ import (
 	"net"
 )
 
-// Peer is a voting member of a statically configured ensemble (what
-// ZooKeeper's server.N= lines describe).
+// Peer is a member of a statically configured ensemble (what ZooKeeper's
+// server.N= lines describe).
 type Peer struct {
 	ID   string // the peer's Config.NodeID
 	Addr string // its cluster address (Config.BindAddr), host:port
+	// Observer makes the peer a non-voting member (ZooKeeper's observer,
+	// server.N=…:observer): it replicates the log, serves sessions and
+	// reads and forwards writes, but never counts in a quorum.
+	Observer bool
 }
 
 // Network carries the traffic between nodes: raft and the cluster RPC share

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -211,6 +212,9 @@ func (c *Config) validate() error {
 		}
 		if !self {
 			return fmt.Errorf("coord: Peers does not list this node (%s)", c.NodeID)
+		}
+		if !slices.ContainsFunc(c.Peers, func(p Peer) bool { return !p.Observer }) {
+			return fmt.Errorf("coord: Peers lists no voter, only observers")
 		}
 	}
 	if c.Gossip.Addr != "" && c.BindAddr == "" {

@@ -165,3 +165,67 @@ func TestStaleForwardNeverProposed(t *testing.T) {
 		t.Fatalf("children of /q: %v, want exactly one", kids)
 	}
 }
+
+// TestObservers: 3 voters and 2 observers (zoo.cfg's :observer). The
+// observers serve sessions, reads and writes and say so in Role, but never
+// count in a quorum: with two voters gone, nobody can write.
+func TestObservers(t *testing.T) {
+	nodes := openTCPCluster(t, 5, "o", func(i int, cfg *Config) {
+		cfg.ElectionTimeout = 300 * time.Millisecond
+		cfg.Peers[3].Observer = true
+		cfg.Peers[4].Observer = true
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i, n := range nodes {
+		want := "follower"
+		if i >= 3 {
+			want = "observer"
+		}
+		if role := n.Role(); role != want && role != "leader" {
+			t.Errorf("node %d: role %s, want %s", i, role, want)
+		}
+		if i >= 3 && n.IsLeader() {
+			t.Errorf("observer %d leads", i)
+		}
+	}
+	servers, err := nodes[3].Servers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	voters := 0
+	for _, s := range servers {
+		if s.Voter {
+			voters++
+		}
+	}
+	if len(servers) != 5 || voters != 3 {
+		t.Fatalf("configuration %+v: want 5 servers, 3 voters", servers)
+	}
+	obs := newSession(t, nodes[4], SessionConfig{Timeout: 10 * time.Second})
+	mustCreate(t, obs, "/from-observer", nil, Persistent, OpenACL)
+
+	// Two voters die: 3 of 5 members remain, but only 1 of 3 voters.
+	leader := -1
+	for i := 0; i < 3; i++ {
+		if nodes[i].IsLeader() {
+			leader = i
+		}
+	}
+	survivor := (leader + 1) % 3
+	for i := 0; i < 3; i++ {
+		if i != survivor {
+			nodes[i].Abort()
+		}
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 3*time.Second)
+	defer wcancel()
+	if _, err := obs.Create(wctx, "/without-quorum", nil, Persistent, OpenACL); err == nil {
+		t.Fatal("a write succeeded with one voter of three alive")
+	}
+	for i := 0; i < 5; i++ {
+		if (i == survivor || i >= 3) && nodes[i].IsLeader() {
+			t.Errorf("node %d leads without a quorum of voters", i)
+		}
+	}
+}

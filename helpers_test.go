@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -219,7 +220,7 @@ func openTCPCluster(t testing.TB, size int, prefix string, configure func(i int,
 	errs := make([]error, size)
 	var wg sync.WaitGroup
 	for i := range nodes {
-		cfg := Config{NodeID: peers[i].ID, BindAddr: peers[i].Addr, Peers: peers}
+		cfg := Config{NodeID: peers[i].ID, BindAddr: peers[i].Addr, Peers: slices.Clone(peers)}
 		if configure != nil {
 			configure(i, &cfg)
 		}

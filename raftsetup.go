@@ -56,7 +56,7 @@ func (n *Node) startReplica() error {
 			rc.Bootstrap = append(rc.Bootstrap, raftfsm.Server{ID: cfg.NodeID, Voter: true})
 		}
 		for _, p := range cfg.Peers {
-			rc.Bootstrap = append(rc.Bootstrap, raftfsm.Server{ID: p.ID, Addr: p.Addr, Voter: true})
+			rc.Bootstrap = append(rc.Bootstrap, raftfsm.Server{ID: p.ID, Addr: p.Addr, Voter: !p.Observer})
 		}
 	}
 	rep, err := raftfsm.Start(rc, n.fsm)

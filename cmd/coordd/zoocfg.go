@@ -218,7 +218,7 @@ var ignoredKeys = map[string]string{
 	"znode.container.maxPerMinute":          "coord removes every eligible container at each check",
 	"localSessionsEnabled":                  "every coord session is global",
 	"localSessionsUpgradingEnabled":         "every coord session is global",
-	"syncEnabled":                           "coord has no observers",
+	"syncEnabled":                           "coord's observers always keep the log on disk",
 	"leaderServes":                          "every coord node serves clients",
 	"cnxTimeout":                            "raft elects the leader",
 	"maxCnxns":                              "coord limits connections per IP (maxClientCnxns) and 10,000 in all",
@@ -612,13 +612,15 @@ func (zc *zooConfig) coordConfig() (coord.Config, error) {
 	}
 	if distributed {
 		for _, s := range zc.Servers {
-			cfg.Peers = append(cfg.Peers, coord.Peer{ID: s.ID, Addr: s.PeerAddr()})
-			if s.Observer {
-				zc.Warnings = append(zc.Warnings, fmt.Sprintf("server.%s is an observer: coordd has no observers and runs it as a voting member", s.ID))
-			}
+			cfg.Peers = append(cfg.Peers, coord.Peer{ID: s.ID, Addr: s.PeerAddr(), Observer: s.Observer})
 		}
-		if zc.PeerType == "observer" && !self.Observer {
-			zc.Warnings = append(zc.Warnings, "peerType=observer: coordd has no observers and runs this server as a voting member")
+		// As ZooKeeper: the server list decides when peerType disagrees.
+		if zc.PeerType != "" && (zc.PeerType == "observer") != self.Observer {
+			role := "participant"
+			if self.Observer {
+				role = "observer"
+			}
+			zc.Warnings = append(zc.Warnings, fmt.Sprintf("peer type from the servers list (%s) does not match peerType (%s): using the servers list", role, zc.PeerType))
 		}
 		cfg.BindAddr = self.PeerAddr()
 		if zc.QuorumListenOnAll {

@@ -223,7 +223,24 @@ func TestZooConfig(t *testing.T) {
 				if c.BindAddr != ":2888" || len(c.Peers) != 3 || c.Peers[0].Addr != "h1:2888" {
 					t.Fatalf("got bind %q peers %v", c.BindAddr, c.Peers)
 				}
-				if len(zc.Warnings) != 1 || !strings.Contains(zc.Warnings[0], "observer") {
+				if c.Peers[0].Observer || c.Peers[1].Observer || !c.Peers[2].Observer {
+					t.Fatalf("observers: %+v", c.Peers)
+				}
+				if len(zc.Warnings) != 0 {
+					t.Fatalf("warnings %q", zc.Warnings)
+				}
+			},
+		},
+		{
+			name: "peerType disagrees with the server list",
+			cfg: "tickTime=2000\ndataDir=$DIR\nclientPort=1\npeerType=observer\n" +
+				"server.1=h1:2888:3888\nserver.2=h2:2888:3888\nserver.3=h3:2888:3888\n",
+			myid: "1",
+			check: func(t *testing.T, c coord.Config, zc *zooConfig) {
+				if c.Peers[0].Observer {
+					t.Fatalf("the server list says participant: %+v", c.Peers[0])
+				}
+				if len(zc.Warnings) != 1 || !strings.Contains(zc.Warnings[0], "peerType") {
 					t.Fatalf("warnings %q", zc.Warnings)
 				}
 			},
