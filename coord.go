@@ -161,7 +161,7 @@ var ErrClosed = errors.New("coord: closed")
 
 // withDefaults fills in the zero fields that have a default.
 func (c *Config) withDefaults() {
-	if c.NodeID == "" {
+	if c.NodeID == "" && c.DataDir == "" { // a data dir keeps its own (identity.go)
 		c.NodeID = fmt.Sprintf("node-%x", randUint64()&0xffffffffff)
 	}
 	if c.Logger == nil {
@@ -244,7 +244,14 @@ func (c *Config) multiNode() bool { return len(c.Peers) > 1 || c.Gossip.Addr != 
 // configured it is a single-voter raft ensemble with in-memory stores.
 func Open(ctx context.Context, cfg Config) (*Node, error) {
 	cfg.withDefaults()
+	recordIdentity, err := cfg.resolveIdentity()
+	if err != nil {
+		return nil, err
+	}
 	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := recordIdentity(); err != nil {
 		return nil, err
 	}
 	n := &Node{
@@ -277,7 +284,11 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 
 	// Ready once a leader exists and this node has applied everything that
 	// was committed before it asked.
-	if err := n.proposer.syncMarker(ctx); err != nil {
+	waitCtx, stopReport := context.WithCancel(ctx)
+	go n.reportWaiting(waitCtx)
+	err = n.proposer.syncMarker(ctx)
+	stopReport()
+	if err != nil {
 		n.Close(context.Background())
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
