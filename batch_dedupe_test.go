@@ -365,6 +365,14 @@ func TestUnknownFormatHalts(t *testing.T) {
 			if !n.fsm.halted.Load() {
 				t.Fatal("apply not halted")
 			}
+			select {
+			case <-n.Done():
+			case <-time.After(waitTimeout):
+				t.Fatal("Done not closed")
+			}
+			if !errors.Is(n.Err(), errHalted) {
+				t.Fatalf("Err: %v", n.Err())
+			}
 			if _, err := n.fsm.Snapshot(); !errors.Is(err, errHalted) {
 				t.Fatalf("snapshot while halted: %v", err)
 			}

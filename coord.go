@@ -145,8 +145,14 @@ type Node struct {
 	isLeader    atomic.Bool
 	lastInTouch atomic.Int64 // unix ns when this node last had a leader
 	tracker     *tracker
-	stop        chan struct{}
+	stop        chan struct{} // closed when the node starts to stop
 	wg          sync.WaitGroup
+
+	stopOnce sync.Once
+	stopped  chan struct{} // closed once shutdown has finished
+	stopErr  error         // set before stopped is closed
+	stage    atomic.Value  // string: what shutdown is doing
+	failure  atomic.Pointer[error]
 
 	members *gossip.Membership       // nil without gossip
 	zkSrv   atomic.Pointer[zkServer] // the wire server, if ClientAddr is set
@@ -260,6 +266,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		tag:      randUint64() | 1,
 		sessions: make(map[int64]*Session),
 		stop:     make(chan struct{}),
+		stopped:  make(chan struct{}),
 	}
 	n.watches = newRegistry()
 	n.fsm = newFSM(n, treeLimits{maxData: cfg.MaxDataSize, enforceQuota: cfg.EnforceQuota})
@@ -273,6 +280,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	}
 
 	n.lastInTouch.Store(time.Now().UnixNano())
+	go n.watchStore()
 	n.wg.Add(3)
 	go n.watchLeadership(n.replica.Leadership())
 	go n.proposer.run()
@@ -316,7 +324,7 @@ func (n *Node) Close(ctx context.Context) error {
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
-		return nil
+		return n.stopWithin(ctx)
 	}
 	n.closed = true
 	sessions := make([]*Session, 0, len(n.sessions))
@@ -328,20 +336,36 @@ func (n *Node) Close(ctx context.Context) error {
 		_ = s.Close(ctx)
 	}
 	n.stopZK()
-	if n.isLeader.Load() && n.cfg.multiNode() {
-		// Hand leadership over so the ensemble does not wait out an
-		// election timeout.
-		_ = n.replica.LeadershipTransfer()
+	handover := make(chan struct{})
+	go func() {
+		defer close(handover)
+		if n.isLeader.Load() && n.cfg.multiNode() {
+			// Hand leadership over so the ensemble does not wait out an
+			// election timeout.
+			n.stage.Store("handing leadership over")
+			_ = n.replica.LeadershipTransfer()
+		}
+		if n.members != nil {
+			n.stage.Store("leaving gossip")
+			n.members.Leave() // the leader removes us from raft
+		}
+	}()
+	select {
+	case <-handover:
+	case <-ctx.Done():
+		// Stop anyway: what is left of the time goes to shutting down.
 	}
-	if n.members != nil {
-		n.members.Leave() // the leader removes us from raft
-	}
-	return n.shutdown()
+	return n.stopWithin(ctx)
 }
+
+// abortTimeout bounds Abort: a store that cannot close (a failing disk)
+// must not hang the caller.
+const abortTimeout = 10 * time.Second
 
 // Abort stops the node at once, as a crash would: local sessions are not
 // closed (the ensemble expires them after their timeout) and leadership is
-// not handed over. The node cannot be used afterwards.
+// not handed over. The node cannot be used afterwards. It returns within
+// 10 seconds even if the log store cannot close.
 func (n *Node) Abort() error {
 	n.mu.Lock()
 	n.closed = true
@@ -351,7 +375,9 @@ func (n *Node) Abort() error {
 	}
 	n.mu.Unlock()
 	n.stopZK()
-	err := n.shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), abortTimeout)
+	defer cancel()
+	err := n.stopWithin(ctx)
 	// The process's sessions die with it; the ensemble expires them.
 	for _, s := range sessions {
 		s.end(StateClosed, ErrClosed, true)
@@ -359,24 +385,41 @@ func (n *Node) Abort() error {
 	return err
 }
 
-// shutdown stops raft and every goroutine without touching sessions: what
-// a crash looks like to the rest of the ensemble.
-func (n *Node) shutdown() error {
+// stopWithin stops the node (once, whoever asks) and waits for it until
+// ctx ends; then it says what did not finish. The rest goes on in the
+// background.
+func (n *Node) stopWithin(ctx context.Context) error {
+	n.stopOnce.Do(func() {
+		go func() {
+			n.stopErr = n.shutdown()
+			close(n.stopped)
+		}()
+	})
 	select {
-	case <-n.stop:
-		return nil
-	default:
+	case <-n.stopped:
+		return n.stopErr
+	case <-ctx.Done():
+		stage, _ := n.stage.Load().(string)
+		return fmt.Errorf("coord: the node did not stop in time (still %s): %w", stage, ctx.Err())
 	}
+}
+
+// shutdown stops raft and every goroutine without touching sessions: what
+// a crash looks like to the rest of the ensemble. Called once.
+func (n *Node) shutdown() error {
 	close(n.stop)
 	n.isLeader.Store(false)
 	if n.members != nil {
+		n.stage.Store("stopping gossip")
 		n.members.Shutdown()
 	}
+	n.stage.Store("stopping raft and closing the log store")
 	err := n.replica.Shutdown()
 	if n.mux != nil {
 		n.mux.Close()
 		n.rpc.FailAll(ErrClosed)
 	}
+	n.stage.Store("waiting for the node's goroutines")
 	if n.members != nil {
 		n.members.Wait()
 	}
@@ -384,7 +427,39 @@ func (n *Node) shutdown() error {
 	// Only now: the batching loop has stopped reading proposals, so the
 	// ones failed here can go back to their pool safely.
 	n.proposer.shutdown()
+	n.stage.Store("stopped")
 	return err
+}
+
+// Done is closed when the node starts to stop: closed, aborted, or stopped
+// on its own (Err says why).
+func (n *Node) Done() <-chan struct{} { return n.stop }
+
+// Err returns why the node stopped on its own (its log store failed, or it
+// met a log entry of a format it does not know), or nil.
+func (n *Node) Err() error {
+	if e := n.failure.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// fail stops the node on its own, as a crash would, recording why.
+func (n *Node) fail(err error) {
+	if n.failure.CompareAndSwap(nil, &err) {
+		n.log.Error("stopping the node", "err", err)
+		go n.Abort()
+	}
+}
+
+// watchStore stops the node when its log store fails for good: badger
+// would otherwise retry a failing flush forever.
+func (n *Node) watchStore() {
+	select {
+	case <-n.replica.StoreFailed():
+		n.fail(n.replica.StoreErr())
+	case <-n.stop:
+	}
 }
 
 // LastZxid returns the zxid of the last change this node has applied.

@@ -2,6 +2,7 @@ package coord
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -195,8 +196,7 @@ func (f *fsm) halt(index uint64, data []byte) {
 	if len(data) > 0 {
 		format = int(data[0])
 	}
-	f.node.log.Error("raft entry of an unknown format: this node stops; upgrade it", "index", index, "format", format)
-	go f.node.Abort()
+	f.node.fail(fmt.Errorf("%w: index %d, format %d: this node stops; upgrade it", errHalted, index, format))
 }
 
 // Restore implements raftfsm.StateMachine.

@@ -41,6 +41,11 @@ var ErrCorruptLog = errors.New("raftfsm: corrupt log entry")
 // Restart the process to recover.
 var ErrSyncFailed = errors.New("raftfsm: badger failed to sync data to disk")
 
+// ErrFlushFailed is the failure of a store whose memtable could not be
+// written to disk (disk full, I/O error, directory removed): badger would
+// retry forever, so the store is declared failed.
+var ErrFlushFailed = errors.New("raftfsm: badger failed to flush its memtable to disk")
+
 // Compile-time interface checks.
 var (
 	_ raft.LogStore    = (*BadgerStore)(nil)
@@ -143,6 +148,11 @@ const (
 // does not return) when syncing the value log fails after a write.
 const badgerVlogSyncErrorPrefix = "Error while curlf sync"
 
+// badgerFlushErrorPrefix starts the message badger (v4.9.6, db.go
+// flushMemtable) logs each time it fails to write a memtable to disk
+// before it retries.
+const badgerFlushErrorPrefix = "error flushing memtable to disk"
+
 // BadgerOptions configures OpenBadgerStore. The zero value is a durable,
 // on-disk, memory-lean store that logs nothing.
 type BadgerOptions struct {
@@ -205,6 +215,10 @@ type BadgerStore struct {
 
 	// failed holds the sticky ErrSyncFailed error, if any.
 	failed atomic.Pointer[error]
+	// fatal is closed when the store fails for good (Err says why).
+	fatal     chan struct{}
+	fatalOnce sync.Once
+	fatalErr  atomic.Pointer[error]
 
 	// Value-log GC.
 	gcMu      sync.Mutex // one RunValueLogGC at a time
@@ -238,6 +252,7 @@ func OpenBadgerStore(dir string, opts BadgerOptions) (*BadgerStore, error) {
 	s := &BadgerStore{
 		log:    logger,
 		stopGC: make(chan struct{}),
+		fatal:  make(chan struct{}),
 	}
 	bopts := badgerOptions(dir, opts, slogBadgerLogger{
 		l:       logger.With("component", "badger"),
@@ -353,13 +368,39 @@ func (s *BadgerStore) syncFailure() error {
 // does so on its write goroutine before the affected commit returns, so a
 // check of syncFailure after each commit catches it.
 func (s *BadgerStore) noteBadgerError(msg string) {
-	if !strings.HasPrefix(msg, badgerVlogSyncErrorPrefix) {
-		return
+	switch {
+	case strings.HasPrefix(msg, badgerVlogSyncErrorPrefix):
+		err := fmt.Errorf("%w: %s", ErrSyncFailed, strings.TrimSpace(msg))
+		if s.failed.CompareAndSwap(nil, &err) {
+			s.log.Error("badger value log sync failed; refusing further writes", "error", err)
+		}
+		s.fail(err)
+	case strings.HasPrefix(msg, badgerFlushErrorPrefix):
+		// badger retries a failed memtable flush every second, forever:
+		// a full disk, an I/O error or a removed directory would keep the
+		// node alive but unable to make progress, and hang Close.
+		s.fail(fmt.Errorf("%w: %s", ErrFlushFailed, strings.TrimSpace(msg)))
 	}
-	err := fmt.Errorf("%w: %s", ErrSyncFailed, strings.TrimSpace(msg))
-	if s.failed.CompareAndSwap(nil, &err) {
-		s.log.Error("badger value log sync failed; refusing further writes", "error", err)
+}
+
+// fail marks the store as failed for good.
+func (s *BadgerStore) fail(err error) {
+	s.fatalOnce.Do(func() {
+		s.fatalErr.Store(&err)
+		close(s.fatal)
+	})
+}
+
+// Failed is closed when the store has failed for good: its data can no
+// longer be written safely. Err says why.
+func (s *BadgerStore) Failed() <-chan struct{} { return s.fatal }
+
+// Err returns why the store failed, or nil.
+func (s *BadgerStore) Err() error {
+	if e := s.fatalErr.Load(); e != nil {
+		return *e
 	}
+	return nil
 }
 
 // commitTxn commits txn and reports a value log sync failure that badger

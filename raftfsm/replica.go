@@ -83,6 +83,8 @@ type Replica struct {
 	hadState bool
 	closers  []func() error
 
+	store    *BadgerStore // nil in memory
+
 	observed chan raft.Observation
 	done     chan struct{}
 	changeMu sync.Mutex
@@ -162,6 +164,7 @@ func Start(cfg Config, sm StateMachine) (rep *Replica, err error) {
 			return nil, fmt.Errorf("open raft store: %w", err)
 		}
 		rep.closers = append(rep.closers, bs.Close)
+		rep.store = bs
 		fs, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 3, NewLogger(cfg.Logger, "snapshot"))
 		if err != nil {
 			return nil, fmt.Errorf("snapshot store: %w", err)
@@ -214,6 +217,23 @@ func (rep *Replica) observe() {
 			return
 		}
 	}
+}
+
+// StoreFailed is closed when the log store has failed for good (never for
+// an in-memory replica); StoreErr says why.
+func (rep *Replica) StoreFailed() <-chan struct{} {
+	if rep.store == nil {
+		return nil
+	}
+	return rep.store.Failed()
+}
+
+// StoreErr returns why the log store failed, or nil.
+func (rep *Replica) StoreErr() error {
+	if rep.store == nil {
+		return nil
+	}
+	return rep.store.Err()
 }
 
 // LeaderChanged returns a channel that is closed when this replica next
