@@ -148,20 +148,6 @@ type Config struct {
 	// it; most programs want DataDir instead.
 	Storage *MemoryStorage
 
-	// ClientAddr, when set, is the TCP address ("127.0.0.1:2181", or ":0"
-	// for any free port) where the node serves ZooKeeper's client wire
-	// protocol, so existing ZooKeeper clients and tools can connect.
-	ClientAddr string
-
-	// MaxClientCnxns limits concurrent wire connections from one IP
-	// address. Zero means 60, as ZooKeeper; negative means no limit.
-	MaxClientCnxns int
-
-	// FourLetterWords lists the four-letter words the wire server answers
-	// ("ruok", "srvr", "mntr", …). Nil means ZooKeeper's default whitelist
-	// (srvr only); []string{"*"} allows all.
-	FourLetterWords []string
-
 	// MaxBatch caps how many commands the leader packs into one raft entry.
 	// Zero means 1024.
 	MaxBatch int
@@ -192,8 +178,7 @@ type Node struct {
 	stop        chan struct{}
 	wg          sync.WaitGroup
 
-	members *membership              // nil without gossip
-	zkSrv   atomic.Pointer[zkServer] // the wire server, if ClientAddr is set
+	members *membership // nil without gossip
 
 	rpcMu      sync.Mutex
 	rpcClients map[string]*rpcClient // guarded by rpcMu
@@ -273,9 +258,6 @@ func (c *Config) fillDefaults() error {
 			return fmt.Errorf("coord: GossipKey must be 16, 24 or 32 bytes, got %d", len(c.GossipKey))
 		}
 	}
-	if c.MaxClientCnxns == 0 {
-		c.MaxClientCnxns = 60
-	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 1024
 	}
@@ -337,12 +319,6 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		return nil, fmt.Errorf("coord: joining the ensemble: %w", err)
 	}
-	if cfg.ClientAddr != "" {
-		if err := n.startZK(cfg.ClientAddr); err != nil {
-			n.Close(context.Background())
-			return nil, fmt.Errorf("coord: client listener: %w", err)
-		}
-	}
 	return n, nil
 }
 
@@ -369,7 +345,6 @@ func (n *Node) Close(ctx context.Context) error {
 	for _, s := range sessions {
 		_ = s.Close(ctx)
 	}
-	n.stopZK()
 	if n.isLeader.Load() && (len(n.cfg.Peers) > 1 || n.members != nil) {
 		// Hand leadership over so the ensemble does not wait out an
 		// election timeout.
@@ -392,7 +367,6 @@ func (n *Node) Abort() error {
 		sessions = append(sessions, s)
 	}
 	n.mu.Unlock()
-	n.stopZK()
 	err := n.shutdown()
 	// The process's sessions die with it; the ensemble expires them.
 	for _, s := range sessions {
