@@ -105,20 +105,6 @@ type Config struct {
 	// it; most programs want DataDir instead.
 	Storage *MemoryStorage
 
-	// ClientAddr, when set, is the TCP address ("127.0.0.1:2181", or ":0"
-	// for any free port) where the node serves ZooKeeper's client wire
-	// protocol, so existing ZooKeeper clients and tools can connect.
-	ClientAddr string
-
-	// MaxClientCnxns limits concurrent wire connections from one IP
-	// address. Zero means 60, as ZooKeeper; negative means no limit.
-	MaxClientCnxns int
-
-	// FourLetterWords lists the four-letter words the wire server answers
-	// ("ruok", "srvr", "mntr", …). Nil means ZooKeeper's default whitelist
-	// (srvr only); []string{"*"} allows all.
-	FourLetterWords []string
-
 	// MaxBatch caps how many commands the leader packs into one raft entry.
 	// Zero means 1024.
 	MaxBatch int
@@ -154,8 +140,7 @@ type Node struct {
 	stage    atomic.Value  // string: what shutdown is doing
 	failure  atomic.Pointer[error]
 
-	members *gossip.Membership       // nil without gossip
-	zkSrv   atomic.Pointer[zkServer] // the wire server, if ClientAddr is set
+	members *gossip.Membership // nil without gossip
 }
 
 // leads reports whether this node proposes to raft itself: it leads, or it
@@ -195,9 +180,6 @@ func (c *Config) withDefaults() {
 		c.Network = TCPNetwork{}
 	}
 	c.Gossip.withDefaults()
-	if c.MaxClientCnxns == 0 {
-		c.MaxClientCnxns = 60
-	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 1024
 	}
@@ -303,12 +285,6 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		return nil, fmt.Errorf("coord: joining the ensemble: %w", err)
 	}
-	if cfg.ClientAddr != "" {
-		if err := n.startZK(cfg.ClientAddr); err != nil {
-			n.Close(context.Background())
-			return nil, fmt.Errorf("coord: client listener: %w", err)
-		}
-	}
 	return n, nil
 }
 
@@ -335,7 +311,6 @@ func (n *Node) Close(ctx context.Context) error {
 	for _, s := range sessions {
 		_ = s.Close(ctx)
 	}
-	n.stopZK()
 	handover := make(chan struct{})
 	go func() {
 		defer close(handover)
@@ -374,7 +349,6 @@ func (n *Node) Abort() error {
 		sessions = append(sessions, s)
 	}
 	n.mu.Unlock()
-	n.stopZK()
 	ctx, cancel := context.WithTimeout(context.Background(), abortTimeout)
 	defer cancel()
 	err := n.stopWithin(ctx)

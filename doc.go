@@ -16,9 +16,9 @@
 //
 // The zero Config is a single-node, in-memory ensemble, ready in a few
 // milliseconds. Set DataDir for durability, BindAddr and Peers for a
-// replicated ensemble of several processes, and ClientAddr to let existing
-// ZooKeeper clients and tools (zkCli, go-zookeeper/zk, kazoo, Curator)
-// connect. Package coordtest runs whole ensembles inside tests.
+// replicated ensemble of several processes. Package zkserver serves a Node
+// to existing ZooKeeper clients and tools (zkCli, go-zookeeper/zk, kazoo,
+// Curator). Package coordtest runs whole ensembles inside tests.
 //
 // Errors are ZooKeeper's: every error returned by a Session method matches
 // one of the Err* sentinels with errors.Is (ErrNoNode, ErrNodeExists,

@@ -53,14 +53,21 @@ type Session struct {
 	ids      atomic.Pointer[[]ID]
 	owner    *watchOwner
 	state    atomic.Int32 // a State
-	events   *queueSink
-	detached atomic.Bool // the wire server's connection is gone; stop heartbeats
+	events   *queueSink   // nil when notify is set
+	notify   func(Event)  // a front end's sink (see NewServerSession), or nil
+	detached atomic.Bool  // the front end's connection is gone; stop heartbeats
 	done     chan struct{}
 	endOnce  sync.Once
 }
 
 // NewSession creates a session on n (or re-attaches one, see SessionConfig).
 func (n *Node) NewSession(ctx context.Context, cfg SessionConfig) (*Session, error) {
+	return n.newSession(ctx, cfg, nil)
+}
+
+// newSession is NewSession; notify, when set, receives the session's state
+// changes instead of its Events channel.
+func (n *Node) newSession(ctx context.Context, cfg SessionConfig, notify func(Event)) (*Session, error) {
 	n.mu.Lock()
 	closed := n.closed
 	n.mu.Unlock()
@@ -91,8 +98,11 @@ func (n *Node) NewSession(ctx context.Context, cfg SessionConfig) (*Session, err
 		n:      n,
 		chroot: chroot,
 		owner:  newWatchOwner(),
-		events: newQueueSink(),
+		notify: notify,
 		done:   make(chan struct{}),
+	}
+	if notify == nil {
+		s.events = newQueueSink()
 	}
 	s.ids.Store(&ids)
 
@@ -171,7 +181,7 @@ func (n *Node) NewSession(ctx context.Context, cfg SessionConfig) (*Session, err
 	}
 	n.tracker.touch(s.id, s.timeout, time.Now())
 	s.state.Store(int32(StateSyncConnected))
-	s.events.deliver(Event{Type: EventNone, State: StateSyncConnected})
+	s.stateEvent(Event{Type: EventNone, State: StateSyncConnected}, false)
 	return s, nil
 }
 
@@ -237,7 +247,30 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 // Events returns the session's state changes (Type EventNone): connected,
 // disconnected, expired, closed. The channel is buffered without bound, so
 // a slow reader delays nothing, and it is closed after the final state.
-func (s *Session) Events() <-chan Event { return s.events.out }
+// A session made by NewServerSession reports to its Notify function
+// instead; its channel is closed from the start.
+func (s *Session) Events() <-chan Event {
+	if s.events == nil {
+		return closedEvents
+	}
+	return s.events.out
+}
+
+var closedEvents = func() chan Event {
+	ch := make(chan Event)
+	close(ch)
+	return ch
+}()
+
+// stateEvent reports a state change (or the final EventNotWatching) to
+// the session's Events channel or Notify function.
+func (s *Session) stateEvent(ev Event, last bool) {
+	if s.notify != nil {
+		s.notify(ev)
+		return
+	}
+	s.events.put(ev, last)
+}
 
 // AddAuth adds credentials to the session; later requests carry the
 // identities they grant. Scheme "digest" takes "user:password".
@@ -311,7 +344,7 @@ func (s *Session) end(state State, err error, forget bool) {
 		s.state.Store(int32(state))
 		s.n.watches.removeOwner(s.owner, state, err)
 		// The final state is the last event: the channel closes after it.
-		s.events.put(Event{Type: EventNone, State: state, Err: err}, true)
+		s.stateEvent(Event{Type: EventNone, State: state, Err: err}, true)
 		close(s.done)
 		if forget {
 			s.n.mu.Lock()
@@ -493,11 +526,11 @@ func (n *Node) touchLocalSessions(now time.Time) {
 		switch {
 		case connected && st == StateDisconnected:
 			if s.state.CompareAndSwap(int32(StateDisconnected), int32(StateSyncConnected)) {
-				s.events.deliver(Event{Type: EventNone, State: StateSyncConnected})
+				s.stateEvent(Event{Type: EventNone, State: StateSyncConnected}, false)
 			}
 		case !connected && st == StateSyncConnected:
 			if s.state.CompareAndSwap(int32(StateSyncConnected), int32(StateDisconnected)) {
-				s.events.deliver(Event{Type: EventNone, State: StateDisconnected})
+				s.stateEvent(Event{Type: EventNone, State: StateDisconnected}, false)
 			}
 		}
 		if !s.detached.Load() && (st == StateSyncConnected || st == StateDisconnected) {

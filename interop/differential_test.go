@@ -11,6 +11,7 @@ import (
 
 	"github.com/coordkit/coord"
 	"github.com/coordkit/coord/internal/zkreal"
+	"github.com/coordkit/coord/zkserver"
 )
 
 // target is a server speaking ZooKeeper's client protocol on addr.
@@ -29,6 +30,7 @@ var (
 
 	coordOnce sync.Once
 	coordNode *coord.Node
+	coordWire *zkserver.Server
 	coordErr  error
 )
 
@@ -39,6 +41,9 @@ func TestMain(m *testing.M) {
 	}
 	if coordNode != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if coordWire != nil {
+			coordWire.Close()
+		}
 		coordNode.Close(ctx)
 		cancel()
 	}
@@ -68,18 +73,17 @@ func startCoord() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		n, err := coord.Open(ctx, coord.Config{
-			ClientAddr:             "127.0.0.1:0",
 			TickTime:               200 * time.Millisecond,
 			ContainerCheckInterval: 100 * time.Millisecond,
-			FourLetterWords:        []string{"*"},
 		})
 		if err != nil {
 			coordErr = err
 			return
 		}
 		coordNode = n
-		if n.ClientAddr() == "" {
-			coordErr = fmt.Errorf("coord.Open succeeded but ClientAddr() is empty")
+		coordWire, err = zkserver.Listen("127.0.0.1:0", n, zkserver.Config{FourLetterWords: []string{"*"}})
+		if err != nil {
+			coordErr = fmt.Errorf("wire server: %w", err)
 		}
 	})
 }
@@ -91,7 +95,7 @@ func coordTarget(t *testing.T) *target {
 	if coordErr != nil {
 		t.Fatalf("coord: %v", coordErr)
 	}
-	return &target{kind: "coord", addr: coordNode.ClientAddr()}
+	return &target{kind: "coord", addr: coordWire.Addr().String()}
 }
 
 // suite runs the scenarios against addr once and caches the transcripts.
@@ -184,7 +188,7 @@ func TestDifferential(t *testing.T) {
 	realTarget(t)
 	coordTarget(t)
 	// Run both suites at once: they are independent servers.
-	zkAddr, coAddr := realServer.Addr, coordNode.ClientAddr()
+	zkAddr, coAddr := realServer.Addr, coordWire.Addr().String()
 	var zkT, coT []transcript
 	var wg sync.WaitGroup
 	wg.Add(2)

@@ -83,7 +83,7 @@ type Replica struct {
 	hadState bool
 	closers  []func() error
 
-	store    *BadgerStore // nil in memory
+	store *BadgerStore // nil in memory
 
 	observed chan raft.Observation
 	done     chan struct{}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coordkit/coord"
+	"github.com/coordkit/coord/zkserver"
 )
 
 // These tests run Python kazoo (the Debian package python3-kazoo) against
@@ -154,20 +155,25 @@ type kazooEnv struct {
 func newKazooEnv(t *testing.T) *kazooEnv {
 	py := kazooPython(t)
 	ctx := context.Background()
-	n, err := coord.Open(ctx, coord.Config{ClientAddr: "127.0.0.1:0"})
+	n, err := coord.Open(ctx, coord.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := zkserver.Listen("127.0.0.1:0", n, zkserver.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		srv.Close()
 		_ = n.Close(ctx)
 	})
 	script := filepath.Join(t.TempDir(), "peer.py")
 	if err := os.WriteFile(script, []byte(kazooPeer), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return &kazooEnv{t: t, py: py, script: script, hosts: n.ClientAddr(), node: n}
+	return &kazooEnv{t: t, py: py, script: script, hosts: srv.Addr().String(), node: n}
 }
 
 func (k *kazooEnv) session() *coord.Session {

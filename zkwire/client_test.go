@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coordkit/coord"
+	"github.com/coordkit/coord/zkserver"
 	"github.com/coordkit/coord/zkwire"
 )
 
@@ -24,16 +25,21 @@ func startCoord(t testing.TB) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	n, err := coord.Open(ctx, coord.Config{ClientAddr: "127.0.0.1:0", TickTime: 100 * time.Millisecond})
+	n, err := coord.Open(ctx, coord.Config{TickTime: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := zkserver.Listen("127.0.0.1:0", n, zkserver.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
+		srv.Close()
 		n.Close(ctx)
 	})
-	return n.ClientAddr()
+	return srv.Addr().String()
 }
 
 func dial(t testing.TB, addr string) *zkwire.Client {

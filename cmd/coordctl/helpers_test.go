@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coordkit/coord"
+	"github.com/coordkit/coord/zkserver"
 )
 
 // startCoord runs a coord node with its wire server on a free loopback
@@ -19,19 +20,23 @@ func startCoord(t testing.TB) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	n, err := coord.Open(ctx, coord.Config{
-		ClientAddr:             "127.0.0.1:0",
 		TickTime:               100 * time.Millisecond,
 		ContainerCheckInterval: time.Hour,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv, err := zkserver.Listen("127.0.0.1:0", n, zkserver.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
+		srv.Close()
 		n.Close(ctx)
 	})
-	return n.ClientAddr()
+	return srv.Addr().String()
 }
 
 // lockedBuffer lets stdout and stderr share one buffer, so a test sees

@@ -1,6 +1,6 @@
 // Command coordctl is a zkCli-style shell that speaks the ZooKeeper client
-// wire protocol, so it works against coord's wire server (coord.Open with
-// Config.ClientAddr) and against Apache ZooKeeper alike.
+// wire protocol, so it works against coord's wire server (package zkserver,
+// as coordd runs it) and against Apache ZooKeeper alike.
 //
 //	coordctl [-server host:port[,host:port...][/chroot]] [-timeout ms] [-r] [cmd args...]
 //

@@ -51,6 +51,7 @@ import (
 	"time"
 
 	"github.com/coordkit/coord"
+	"github.com/coordkit/coord/zkserver"
 )
 
 // Defaults when coordd runs without a zoo.cfg.
@@ -202,18 +203,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // config builds the node's Config from the zoo.cfg (if any), the -D
 // properties and the flags, in rising order of precedence. Everything goes
 // through zooConfig so that both ways of configuring get the same checks.
-func (o *options) config(cfgPath string, logger *slog.Logger) (coord.Config, error) {
+func (o *options) config(cfgPath string, logger *slog.Logger) (daemonConfig, error) {
 	var zc *zooConfig
 	var err error
 	if cfgPath != "" {
 		zc, err = loadZooConfig(cfgPath, o.props)
 		if err != nil {
-			return coord.Config{}, err
+			return daemonConfig{}, err
 		}
 	} else {
 		// No file: coordd's defaults, then any -D properties.
 		if zc, err = parseZooConfig(o.props); err != nil {
-			return coord.Config{}, err
+			return daemonConfig{}, err
 		}
 		if zc.TickTime == 0 {
 			zc.TickTime = o.tickTime
@@ -251,7 +252,7 @@ func (o *options) config(cfgPath string, logger *slog.Logger) (coord.Config, err
 	}
 	if o.set["peers"] {
 		if zc.Servers, err = parsePeers(o.peers); err != nil {
-			return coord.Config{}, err
+			return daemonConfig{}, err
 		}
 	}
 	cfg, err := zc.coordConfig()
@@ -312,7 +313,7 @@ func parseLevel(s string) (slog.Level, error) {
 }
 
 // serve opens the node, waits for ctx (a signal), and closes it.
-func serve(ctx context.Context, cfg coord.Config, closeTimeout time.Duration, logger *slog.Logger) int {
+func serve(ctx context.Context, cfg daemonConfig, closeTimeout time.Duration, logger *slog.Logger) int {
 	peers := make([]string, 0, len(cfg.Peers))
 	for _, p := range cfg.Peers {
 		peers = append(peers, p.ID+"="+p.Addr)
@@ -328,7 +329,7 @@ func serve(ctx context.Context, cfg coord.Config, closeTimeout time.Duration, lo
 		logger.Info("waiting for a quorum of the ensemble", "voters", len(cfg.Peers))
 	}
 	start := time.Now()
-	n, err := coord.Open(ctx, cfg)
+	n, err := coord.Open(ctx, cfg.Config)
 	if err != nil {
 		if ctx.Err() != nil {
 			logger.Info("stopped before joining the ensemble")
@@ -337,7 +338,15 @@ func serve(ctx context.Context, cfg coord.Config, closeTimeout time.Duration, lo
 		logger.Error("cannot start", "err", err)
 		return 1
 	}
-	logger.Info("serving", "client", n.ClientAddr(), "role", n.Role(), "after", time.Since(start).Round(time.Millisecond))
+	wire, err := zkserver.Listen(cfg.ClientAddr, n, cfg.wire())
+	if err != nil {
+		logger.Error("cannot start", "err", fmt.Errorf("client listener: %w", err))
+		cctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		n.Close(cctx)
+		cancel()
+		return 1
+	}
+	logger.Info("serving", "client", wire.Addr().String(), "role", n.Role(), "after", time.Since(start).Round(time.Millisecond))
 
 	<-ctx.Done()
 	logger.Info("shutting down", "role", n.Role())
@@ -347,6 +356,9 @@ func serve(ctx context.Context, cfg coord.Config, closeTimeout time.Duration, lo
 	again := make(chan os.Signal, 1)
 	signal.Notify(again, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(again)
+	// The wire server goes first: it serves the node, not the other way
+	// round.
+	wire.Close()
 	done := make(chan error, 1)
 	go func() { done <- n.Close(cctx) }()
 	select {

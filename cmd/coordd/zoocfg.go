@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coordkit/coord"
+	"github.com/coordkit/coord/zkserver"
 )
 
 // A zoo.cfg is a Java properties file. ZooKeeper's QuorumPeerConfig reads
@@ -540,12 +541,25 @@ func (zc *zooConfig) electionTimeout() time.Duration {
 	return min(max(d, minElectionTimeout), maxElectionTimeout)
 }
 
-// coordConfig turns the parsed file into a coord.Config. It checks what
+// daemonConfig is what coordd runs: a node and its ZooKeeper wire server.
+type daemonConfig struct {
+	coord.Config
+	ClientAddr      string   // where the wire server listens
+	MaxClientCnxns  int      // zkserver.Config's meaning: negative = no limit
+	FourLetterWords []string // nil: ZooKeeper's default (srvr)
+}
+
+// wire is the wire server's configuration.
+func (c *daemonConfig) wire() zkserver.Config {
+	return zkserver.Config{MaxClientCnxns: c.MaxClientCnxns, FourLetterWords: c.FourLetterWords, Logger: c.Logger}
+}
+
+// coordConfig turns the parsed file into a daemonConfig. It checks what
 // ZooKeeper checks at startup (tickTime, dataDir, clientPort, myid) and
 // adds what it cannot honour to zc.Warnings and zc.Infos for the caller to
 // log.
-func (zc *zooConfig) coordConfig() (coord.Config, error) {
-	var cfg coord.Config
+func (zc *zooConfig) coordConfig() (daemonConfig, error) {
+	var cfg daemonConfig
 	if zc.TickTime <= 0 {
 		return cfg, fmt.Errorf("tickTime is not set")
 	}

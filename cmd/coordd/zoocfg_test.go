@@ -105,15 +105,15 @@ func TestZooConfig(t *testing.T) {
 		cfg     string
 		myid    string   // written to dataDir/myid when set
 		props   []string // -D key=value
-		check   func(t *testing.T, c coord.Config, zc *zooConfig)
+		check   func(t *testing.T, c daemonConfig, zc *zooConfig)
 		wantErr string
 	}{
 		{
 			name: "standalone sample",
 			cfg:  "tickTime=2000\ndataDir=$DIR\nclientPort=2181\ninitLimit=10\nsyncLimit=5\n",
-			check: func(t *testing.T, c coord.Config, zc *zooConfig) {
-				want := coord.Config{NodeID: "1", TickTime: 2 * time.Second, DataDir: zc.DataDir,
-					ClientAddr: ":2181", MaxClientCnxns: 60, ElectionTimeout: time.Second}
+			check: func(t *testing.T, c daemonConfig, zc *zooConfig) {
+				want := daemonConfig{Config: coord.Config{NodeID: "1", TickTime: 2 * time.Second, DataDir: zc.DataDir,
+					ElectionTimeout: time.Second}, ClientAddr: ":2181", MaxClientCnxns: 60}
 				if !reflect.DeepEqual(c, want) {
 					t.Fatalf("got %+v\nwant %+v", c, want)
 				}
@@ -126,7 +126,7 @@ func TestZooConfig(t *testing.T) {
 			name: "client address and limits",
 			cfg: "tickTime=200\ndataDir=$DIR\nclientPort=2181\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\n" +
 				"minSessionTimeout=1000\nmaxSessionTimeout=-1\n4lw.commands.whitelist=ruok, srvr ,mntr\n",
-			check: func(t *testing.T, c coord.Config, zc *zooConfig) {
+			check: func(t *testing.T, c daemonConfig, zc *zooConfig) {
 				if c.ClientAddr != "127.0.0.1:2181" || c.MaxClientCnxns != -1 || c.MinSessionTimeout != time.Second ||
 					c.MaxSessionTimeout != 0 || !reflect.DeepEqual(c.FourLetterWords, []string{"ruok", "srvr", "mntr"}) {
 					t.Fatalf("got %+v", c)
@@ -143,7 +143,7 @@ func TestZooConfig(t *testing.T) {
 				"znode.container.checkIntervalMs=100\njute.maxbuffer=0x200000\n" +
 				"DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=\n" +
 				"zookeeper.snapCount=5000\n",
-			check: func(t *testing.T, c coord.Config, zc *zooConfig) {
+			check: func(t *testing.T, c daemonConfig, zc *zooConfig) {
 				if c.ContainerCheckInterval != 100*time.Millisecond || c.MaxDataSize != 2<<20 ||
 					c.SuperDigest != "super:D/InIHSb7yEEbrWz8b9l71RjZJU=" || c.SnapshotThreshold != 5000 {
 					t.Fatalf("got %+v", c)
@@ -157,7 +157,7 @@ func TestZooConfig(t *testing.T) {
 			name:  "-D properties override the file",
 			cfg:   "tickTime=2000\ndataDir=$DIR\nclientPort=2181\njute.maxbuffer=1000\n",
 			props: []string{"jute.maxbuffer=2000", "zookeeper.DigestAuthenticationProvider.superDigest=super:abc="},
-			check: func(t *testing.T, c coord.Config, zc *zooConfig) {
+			check: func(t *testing.T, c daemonConfig, zc *zooConfig) {
 				if c.MaxDataSize != 2000 || c.SuperDigest != "super:abc=" {
 					t.Fatalf("got %+v", c)
 				}
@@ -169,7 +169,7 @@ func TestZooConfig(t *testing.T) {
 				"reconfigEnabled=true\n4lw.commands.whitelist=*\nstandaloneEnabled=false\n" +
 				"server.1=127.0.0.1:20001:20002\nserver.2=127.0.0.1:20004:20005\nserver.3=127.0.0.1:20007:20008\n",
 			myid: "2\n",
-			check: func(t *testing.T, c coord.Config, zc *zooConfig) {
+			check: func(t *testing.T, c daemonConfig, zc *zooConfig) {
 				wantPeers := []coord.Peer{{ID: "1", Addr: "127.0.0.1:20001"}, {ID: "2", Addr: "127.0.0.1:20004"}, {ID: "3", Addr: "127.0.0.1:20007"}}
 				if c.NodeID != "2" || c.BindAddr != "127.0.0.1:20004" || !reflect.DeepEqual(c.Peers, wantPeers) {
 					t.Fatalf("got id %q bind %q peers %v", c.NodeID, c.BindAddr, c.Peers)
@@ -188,7 +188,7 @@ func TestZooConfig(t *testing.T) {
 		{
 			name: "short ticks give a short election timeout",
 			cfg:  "tickTime=10\nsyncLimit=2\ndataDir=$DIR\nclientPort=1\n",
-			check: func(t *testing.T, c coord.Config, zc *zooConfig) {
+			check: func(t *testing.T, c daemonConfig, zc *zooConfig) {
 				if c.ElectionTimeout != 50*time.Millisecond {
 					t.Fatalf("election timeout %v", c.ElectionTimeout)
 				}
@@ -197,7 +197,7 @@ func TestZooConfig(t *testing.T) {
 		{
 			name: "explicit election timeout",
 			cfg:  "tickTime=2000\ndataDir=$DIR\nclientPort=1\ncoord.electionTimeoutMs=3000\n",
-			check: func(t *testing.T, c coord.Config, zc *zooConfig) {
+			check: func(t *testing.T, c daemonConfig, zc *zooConfig) {
 				if c.ElectionTimeout != 3*time.Second {
 					t.Fatalf("election timeout %v", c.ElectionTimeout)
 				}
@@ -208,7 +208,7 @@ func TestZooConfig(t *testing.T) {
 			cfg: "tickTime=2000\ndataDir=$DIR\n" +
 				"server.1=127.0.0.1:1:2;127.0.0.1:3001\nserver.2=127.0.0.1:4:5;127.0.0.1:3002\nserver.3=127.0.0.1:7:8;127.0.0.1:3003\n",
 			myid: "3",
-			check: func(t *testing.T, c coord.Config, zc *zooConfig) {
+			check: func(t *testing.T, c daemonConfig, zc *zooConfig) {
 				if c.ClientAddr != "127.0.0.1:3003" || c.BindAddr != "127.0.0.1:7" {
 					t.Fatalf("got client %q bind %q", c.ClientAddr, c.BindAddr)
 				}
@@ -219,7 +219,7 @@ func TestZooConfig(t *testing.T) {
 			cfg: "tickTime=2000\ndataDir=$DIR\nclientPort=1\nquorumListenOnAllIPs=true\n" +
 				"server.1=h1:2888:3888\nserver.2=h2:2888:3888\nserver.3=h3:2888:3888:observer\n",
 			myid: "1",
-			check: func(t *testing.T, c coord.Config, zc *zooConfig) {
+			check: func(t *testing.T, c daemonConfig, zc *zooConfig) {
 				if c.BindAddr != ":2888" || len(c.Peers) != 3 || c.Peers[0].Addr != "h1:2888" {
 					t.Fatalf("got bind %q peers %v", c.BindAddr, c.Peers)
 				}
@@ -236,7 +236,7 @@ func TestZooConfig(t *testing.T) {
 			cfg: "tickTime=2000\ndataDir=$DIR\nclientPort=1\npeerType=observer\n" +
 				"server.1=h1:2888:3888\nserver.2=h2:2888:3888\nserver.3=h3:2888:3888\n",
 			myid: "1",
-			check: func(t *testing.T, c coord.Config, zc *zooConfig) {
+			check: func(t *testing.T, c daemonConfig, zc *zooConfig) {
 				if c.Peers[0].Observer {
 					t.Fatalf("the server list says participant: %+v", c.Peers[0])
 				}
@@ -248,7 +248,7 @@ func TestZooConfig(t *testing.T) {
 		{
 			name: "one server line is standalone",
 			cfg:  "tickTime=2000\ndataDir=$DIR\nclientPort=1\nserver.7=h:1:2\n",
-			check: func(t *testing.T, c coord.Config, zc *zooConfig) {
+			check: func(t *testing.T, c daemonConfig, zc *zooConfig) {
 				if c.NodeID != "7" || c.Peers != nil || c.BindAddr != "" {
 					t.Fatalf("got %+v", c)
 				}
@@ -258,7 +258,7 @@ func TestZooConfig(t *testing.T) {
 			name: "accepted, ignored and unknown keys",
 			cfg: "tickTime=2000\ndataDir=$DIR\ndataLogDir=/elsewhere\nclientPort=1\nautopurge.snapRetainCount=3\n" +
 				"autopurge.purgeInterval=1\nskipACL=yes\nbogus.key=1\nssl.keyStore.location=/k\n",
-			check: func(t *testing.T, c coord.Config, zc *zooConfig) {
+			check: func(t *testing.T, c daemonConfig, zc *zooConfig) {
 				joined := strings.Join(zc.Warnings, "\n")
 				for _, w := range []string{"unknown key bogus.key", "ssl.keyStore.location", "skipACL=yes"} {
 					if !strings.Contains(joined, w) {
@@ -333,7 +333,7 @@ func TestZooConfig(t *testing.T) {
 				props = append(props, property{key: k, value: v, where: "-D"})
 			}
 			zc, err := loadZooConfig(path, props)
-			var c coord.Config
+			var c daemonConfig
 			if err == nil {
 				c, err = zc.coordConfig()
 			}
@@ -387,12 +387,12 @@ func TestOptionsConfig(t *testing.T) {
 	tests := []struct {
 		name    string
 		args    []string
-		check   func(t *testing.T, c coord.Config)
+		check   func(t *testing.T, c daemonConfig)
 		wantErr string
 	}{
 		{
 			name: "no arguments",
-			check: func(t *testing.T, c coord.Config) {
+			check: func(t *testing.T, c daemonConfig) {
 				if c.ClientAddr != "127.0.0.1:2181" || c.DataDir != "coord-data" || c.NodeID != "1" || c.TickTime != 2*time.Second || c.Peers != nil {
 					t.Fatalf("got %+v", c)
 				}
@@ -401,7 +401,7 @@ func TestOptionsConfig(t *testing.T) {
 		{
 			name: "in memory",
 			args: []string{"-data-dir="},
-			check: func(t *testing.T, c coord.Config) {
+			check: func(t *testing.T, c daemonConfig) {
 				if c.DataDir != "" {
 					t.Fatalf("got %+v", c)
 				}
@@ -410,7 +410,7 @@ func TestOptionsConfig(t *testing.T) {
 		{
 			name: "flags after the file override it",
 			args: []string{cfgPath, "-client-addr", "127.0.0.1:0", "-tick-time", "100ms", "-4lw", "ruok,mntr"},
-			check: func(t *testing.T, c coord.Config) {
+			check: func(t *testing.T, c daemonConfig) {
 				if c.ClientAddr != "127.0.0.1:0" || c.TickTime != 100*time.Millisecond || c.DataDir != dir ||
 					!reflect.DeepEqual(c.FourLetterWords, []string{"ruok", "mntr"}) {
 					t.Fatalf("got %+v", c)
@@ -423,7 +423,7 @@ func TestOptionsConfig(t *testing.T) {
 		{
 			name: "java system properties",
 			args: []string{"-Dzookeeper.DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=", "-Dzookeeper.extendedTypesEnabled=true", cfgPath},
-			check: func(t *testing.T, c coord.Config) {
+			check: func(t *testing.T, c daemonConfig) {
 				if c.SuperDigest != "super:D/InIHSb7yEEbrWz8b9l71RjZJU=" {
 					t.Fatalf("got %+v", c)
 				}
@@ -432,7 +432,7 @@ func TestOptionsConfig(t *testing.T) {
 		{
 			name: "peers flag",
 			args: []string{"-id", "b", "-peers", "a=127.0.0.1:7001,b=127.0.0.1:7002,c=127.0.0.1:7003", "-data-dir", dir},
-			check: func(t *testing.T, c coord.Config) {
+			check: func(t *testing.T, c daemonConfig) {
 				if c.NodeID != "b" || c.BindAddr != "127.0.0.1:7002" || len(c.Peers) != 3 {
 					t.Fatalf("got %+v", c)
 				}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coordkit/coord"
+	"github.com/coordkit/coord/zkserver"
 )
 
 // The node process. It opens a coord node from the JSON NodeConfig in
@@ -136,13 +137,11 @@ func runNode() int {
 		BindAddr:          cfg.BindAddr,
 		Peers:             cfg.Peers,
 		DataDir:           cfg.DataDir,
-		ClientAddr:        cfg.ClientAddr,
 		TickTime:          cfg.TickTime,
 		ElectionTimeout:   cfg.ElectionTimeout,
 		MaxSessionTimeout: cfg.MaxSessionTimeout,
 		SnapshotThreshold: cfg.SnapshotThreshold,
 		TrailingLogs:      cfg.TrailingLogs,
-		MaxClientCnxns:    -1,
 		Logger:            logger,
 		Gossip: coord.GossipConfig{
 			Addr:            cfg.GossipAddr,
@@ -154,9 +153,24 @@ func runNode() int {
 		out("FAIL open: %v", err)
 		return 1
 	}
+	var wire *zkserver.Server
+	if cfg.ClientAddr != "" {
+		wire, err = zkserver.Listen(cfg.ClientAddr, n, zkserver.Config{MaxClientCnxns: -1})
+		if err != nil {
+			out("FAIL client listener: %v", err)
+			_ = n.Abort()
+			return 1
+		}
+	}
+	closeWire := func() {
+		if wire != nil {
+			wire.Close()
+		}
+	}
 	ctl, err := n.NewSession(ctx, coord.SessionConfig{})
 	if err != nil {
 		out("FAIL session: %v", err)
+		closeWire()
 		_ = n.Abort()
 		return 1
 	}
@@ -177,6 +191,7 @@ func runNode() int {
 			close(stopRoles)
 			p.stopWriters()
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			closeWire()
 			err := n.Close(ctx)
 			cancel()
 			out("CLOSED %v", err)
@@ -187,6 +202,7 @@ func runNode() int {
 		}
 	}
 	// stdin closed: the parent is gone. Die as a crash would.
+	closeWire()
 	_ = n.Abort()
 	return 0
 }

@@ -1,4 +1,4 @@
-package coord
+package zkserver
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/coordkit/coord"
 	"github.com/coordkit/coord/zkwire"
 )
 
@@ -21,32 +22,45 @@ import (
 
 const wireWait = 10 * time.Second // deadline for anything a test waits on
 
-func startWire(t testing.TB, mod func(*Config)) *Node {
+// wireNode is a Node with its wire server.
+type wireNode struct {
+	*coord.Node
+	srv *Server
+}
+
+// ClientAddr is the wire server's address.
+func (n *wireNode) ClientAddr() string { return n.srv.Addr().String() }
+
+// zk returns the wire server.
+func (n *wireNode) zk() *Server { return n.srv }
+
+func startWire(t testing.TB, mod func(*Config)) *wireNode {
 	t.Helper()
-	cfg := Config{
-		ClientAddr:        "127.0.0.1:0",
-		TickTime:          50 * time.Millisecond,
-		MaxSessionTimeout: 5 * time.Second,
-		FourLetterWords:   []string{"*"},
-	}
+	cfg := Config{FourLetterWords: []string{"*"}}
 	if mod != nil {
 		mod(&cfg)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), wireWait)
 	defer cancel()
-	n, err := Open(ctx, cfg)
+	n, err := coord.Open(ctx, coord.Config{
+		TickTime:          50 * time.Millisecond,
+		MaxSessionTimeout: 5 * time.Second,
+	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := Listen("127.0.0.1:0", n, cfg)
+	if err != nil {
+		n.Close(ctx)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), wireWait)
 		defer cancel()
+		srv.Close()
 		n.Close(ctx)
 	})
-	if n.ClientAddr() == "" {
-		t.Fatal("no client address")
-	}
-	return n
+	return &wireNode{Node: n, srv: srv}
 }
 
 type wireQuietLogger struct{}
@@ -54,7 +68,7 @@ type wireQuietLogger struct{}
 func (wireQuietLogger) Printf(string, ...any) {}
 
 // wireDialZK connects go-zookeeper/zk and waits for its session.
-func wireDialZK(t testing.TB, n *Node) (*zk.Conn, <-chan zk.Event) {
+func wireDialZK(t testing.TB, n *wireNode) (*zk.Conn, <-chan zk.Event) {
 	t.Helper()
 	conn, events, err := zk.Connect([]string{n.ClientAddr()}, 2*time.Second, zk.WithLogger(wireQuietLogger{}))
 	if err != nil {
@@ -144,7 +158,7 @@ func wireDialRaw(t testing.TB, addr string) *wireRaw {
 }
 
 // wireConnectRaw dials and establishes a session (or re-attaches sid/passwd).
-func wireConnectRaw(t testing.TB, n *Node, sid int64, passwd []byte) *wireRaw {
+func wireConnectRaw(t testing.TB, n *wireNode, sid int64, passwd []byte) *wireRaw {
 	t.Helper()
 	r := wireDialRaw(t, n.ClientAddr())
 	if passwd == nil {

@@ -1,4 +1,4 @@
-package coord
+package zkserver
 
 import (
 	"bufio"
@@ -10,18 +10,19 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coordkit/coord"
 	"github.com/coordkit/coord/zkwire"
 )
 
 // zkConn is one client connection of the wire server.
 //
 // Goroutines: serve reads and executes requests one at a time, in order;
-// writeLoop writes the outbound queue; watchSession follows the session's
-// state. The engine calls deliver from apply. Everything that leaves the
+// writeLoop writes the outbound queue. The engine calls notify with the
+// session's state changes and watch events. Everything that leaves the
 // connection goes through enqueue, so the order frames are enqueued in is
 // the order the client sees.
 type zkConn struct {
-	srv *zkServer
+	srv *Server
 	nc  net.Conn // nil when a test or the fuzzer drives process directly
 	ip  string
 	// remote is the peer address as ZooKeeper prints it ("/127.0.0.1:5000").
@@ -30,7 +31,13 @@ type zkConn struct {
 	ctx    context.Context // ends when the connection does
 	cancel context.CancelFunc
 
-	sess atomic.Pointer[Session] // set once the handshake succeeded
+	sess atomic.Pointer[coord.ServerSession] // set once the handshake succeeded
+
+	// State changes reported before the handshake has answered wait in
+	// pending, and are acted on once it has (ready).
+	stMu    sync.Mutex
+	ready   bool          // guarded by stMu
+	pending []coord.State // guarded by stMu
 
 	outMu    sync.Mutex
 	out      [][]byte // frames to write; guarded by outMu
@@ -91,7 +98,7 @@ func (st *zkConnStats) update(op string, xid int32, zxid int64, start, end time.
 	st.mu.Unlock()
 }
 
-func newZKConn(srv *zkServer, nc net.Conn, ip string) *zkConn {
+func newZKConn(srv *Server, nc net.Conn, ip string) *zkConn {
 	ctx, cancel := context.WithCancel(srv.ctx)
 	c := &zkConn{
 		srv:         srv,
@@ -164,18 +171,16 @@ func (c *zkConn) run(br *bufio.Reader) {
 	buf := make([]byte, zkReadBuffer)
 	frame, err := zkwire.ReadFrame(br, buf, zkwire.DefaultMaxBuffer)
 	if err != nil {
-		c.srv.n.log.Debug("wire handshake", "remote", c.remote, "err", err)
+		c.srv.log.Debug("wire handshake", "remote", c.remote, "err", err)
 		return
 	}
 	c.srv.stats.received.Add(1)
 	c.cstats.received.Add(1)
-	s := c.handshake(frame)
-	if s == nil {
+	ss := c.handshake(frame)
+	if ss == nil {
 		return
 	}
-	c.srv.wg.Add(1)
-	go c.watchSession(s)
-
+	s := ss.Session()
 	timeout := s.Timeout()
 	for {
 		// ZooKeeper drops a connection it has heard nothing from for a
@@ -186,7 +191,7 @@ func (c *zkConn) run(br *bufio.Reader) {
 		frame, err := zkwire.ReadFrame(br, buf, zkwire.DefaultMaxBuffer)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				c.srv.n.log.Debug("wire read", "remote", c.remote, "session", s.ID(), "err", err)
+				c.srv.log.Debug("wire read", "remote", c.remote, "session", s.ID(), "err", err)
 			}
 			return
 		}
@@ -202,23 +207,25 @@ func (c *zkConn) run(br *bufio.Reader) {
 // handshake answers the ConnectRequest in frame: a new session, or the
 // re-attachment of an existing one. It returns nil when the connection must
 // close.
-func (c *zkConn) handshake(frame []byte) *Session {
+func (c *zkConn) handshake(frame []byte) *coord.ServerSession {
 	n := c.srv.n
+	log := c.srv.log
 	var req zkwire.ConnectRequest
 	if err := zkwire.Unmarshal(frame, &req); err != nil {
-		n.log.Debug("wire handshake: bad ConnectRequest", "remote", c.remote, "err", err)
+		log.Debug("wire handshake: bad ConnectRequest", "remote", c.remote, "err", err)
 		return nil
 	}
+	electionTimeout := n.Config().ElectionTimeout
 	// A client must never go back in time: ZooKeeper refuses (by closing)
 	// a client that has seen a newer zxid than this server has applied, so
 	// it tries another server. A follower that is merely behind (its leader
 	// just died with the last commit unannounced) catches up first.
 	if req.LastZxidSeen > n.LastZxid() {
-		ctx, cancel := context.WithTimeout(c.ctx, 2*n.cfg.ElectionTimeout)
-		_ = n.proposer.syncMarker(ctx)
+		ctx, cancel := context.WithTimeout(c.ctx, 2*electionTimeout)
+		_ = n.CatchUp(ctx)
 		cancel()
 		if last := n.LastZxid(); req.LastZxidSeen > last {
-			n.log.Info("wire client refused: it has seen a newer zxid", "remote", c.remote,
+			log.Info("wire client refused: it has seen a newer zxid", "remote", c.remote,
 				"session", req.SessionID, "clientZxid", req.LastZxidSeen, "ourZxid", last)
 			return nil
 		}
@@ -226,34 +233,35 @@ func (c *zkConn) handshake(frame []byte) *Session {
 	// A node that has lost its quorum cannot open or move a session: close
 	// at once, as ZooKeeper does, so the client tries another server. (A
 	// node in the middle of an election waits for its outcome below.)
-	if n.outOfTouch(time.Now()) {
-		n.log.Info("wire client refused: no quorum", "remote", c.remote)
+	if !n.HasQuorum() {
+		log.Info("wire client refused: no quorum", "remote", c.remote)
 		return nil
 	}
 	// Long enough to ride out an election, short enough that a client of a
 	// node that has just lost its quorum moves on soon.
-	ctx, cancel := context.WithTimeout(c.ctx, min(zkHandshakeTimeout, 2*n.cfg.ElectionTimeout))
+	ctx, cancel := context.WithTimeout(c.ctx, min(zkHandshakeTimeout, 2*electionTimeout))
 	defer cancel()
-	cfg := SessionConfig{ClientIP: c.ip}
+	// ZooKeeper clamps the requested timeout into [min, max]; zero and
+	// negative requests get the minimum (NewServerSession does both).
+	cfg := coord.ServerSessionConfig{ClientIP: c.ip, Notify: c.notify}
 	if req.SessionID == 0 {
-		// ZooKeeper clamps the requested timeout into [min, max]; zero and
-		// negative requests get the minimum.
-		cfg.Timeout = max(time.Duration(req.TimeOut)*time.Millisecond, time.Millisecond)
+		cfg.Timeout = time.Duration(req.TimeOut) * time.Millisecond
 	} else {
 		cfg.ID, cfg.Password = req.SessionID, req.Passwd
 	}
-	s, err := n.NewSession(ctx, cfg)
+	ss, err := n.NewServerSession(ctx, cfg)
 	if err != nil {
-		if req.SessionID != 0 && CodeOf(err) == CodeSessionExpired {
+		if req.SessionID != 0 && coord.CodeOf(err) == coord.CodeSessionExpired {
 			// The session is gone (or the password is wrong): say so with
 			// a zero session, then close.
 			c.send(&zkwire.ConnectResponse{Passwd: make([]byte, zkwire.PasswordLen), HasReadOnly: req.HasReadOnly})
 		} else {
-			n.log.Debug("wire handshake failed", "remote", c.remote, "err", err)
+			log.Debug("wire handshake failed", "remote", c.remote, "err", err)
 		}
 		return nil
 	}
-	c.sess.Store(s)
+	s := ss.Session()
+	c.sess.Store(ss)
 	c.send(&zkwire.ConnectResponse{
 		ProtocolVersion: zkwire.ProtocolVersion,
 		TimeOut:         int32(s.Timeout().Milliseconds()),
@@ -262,45 +270,57 @@ func (c *zkConn) handshake(frame []byte) *Session {
 		HasReadOnly:     req.HasReadOnly,
 	})
 	c.cstats.update("SESS", -1, n.LastZxid(), c.established, time.Now())
-	return s
+	// State changes from now on are acted on at once; those reported
+	// meanwhile, now.
+	c.stMu.Lock()
+	c.ready = true
+	pending := c.pending
+	c.pending = nil
+	c.stMu.Unlock()
+	for _, st := range pending {
+		c.sessionState(st)
+	}
+	return ss
 }
 
-// watchSession follows the session's state changes for as long as the
-// session lives (which may outlast the connection: a detached session lives
-// until it expires or is re-attached). It also keeps the session's event
-// queue drained.
-func (c *zkConn) watchSession(s *Session) {
-	defer c.srv.wg.Done()
-	events := s.Events()
-	for {
-		select {
-		case ev, ok := <-events:
-			if !ok {
-				return
-			}
-			if ev.Type != EventNone {
-				continue
-			}
-			switch ev.State {
-			case StateExpired:
-				// ZooKeeper itself only closes the connection; the client
-				// learns of the expiry when it reconnects. Telling it first
-				// is harmless and saves it the round trip.
-				c.sendNotification(zkwire.WatcherEvent{Type: zkwire.EventNone, State: zkwire.StateExpired}, -1)
-				c.closeAfterFlush()
-			case StateClosed:
-				if !c.closingSession.Load() {
-					c.closeAfterFlush()
-				}
-			case StateDisconnected:
-				// The session moved to another connection, or this node
-				// lost its leader: a ZooKeeper server in either case drops
-				// the connection so the client reconnects (elsewhere).
-				c.closeAfterFlush()
-			}
-		case <-c.srv.ctx.Done():
-			return
+// notify is the session's Notify function: the engine calls it, possibly
+// with its locks held, for the session's state changes and for every
+// watch this connection set, once per trigger. It only queues.
+func (c *zkConn) notify(ev coord.Event) {
+	if ev.Type != coord.EventNone {
+		c.deliver(ev)
+		return
+	}
+	c.stMu.Lock()
+	if !c.ready {
+		c.pending = append(c.pending, ev.State)
+		c.stMu.Unlock()
+		return
+	}
+	c.stMu.Unlock()
+	c.sessionState(ev.State)
+}
+
+// sessionState acts on a state change of the session, which may outlive
+// the connection (a detached session lives until it expires or is
+// re-attached): then nothing is sent.
+func (c *zkConn) sessionState(st coord.State) {
+	switch st {
+	case coord.StateExpired:
+		// ZooKeeper itself only closes the connection; the client learns
+		// of the expiry when it reconnects. Telling it first is harmless
+		// and saves it the round trip.
+		c.sendNotification(zkwire.WatcherEvent{Type: zkwire.EventNone, State: zkwire.StateExpired}, -1)
+		c.closeAfterFlush()
+	case coord.StateClosed:
+		if !c.closingSession.Load() {
+			c.closeAfterFlush()
 		}
+	case coord.StateDisconnected:
+		// The session moved to another connection, or this node lost its
+		// leader: a ZooKeeper server in either case drops the connection
+		// so the client reconnects (elsewhere).
+		c.closeAfterFlush()
 	}
 }
 
@@ -309,12 +329,9 @@ func (c *zkConn) watchSession(s *Session) {
 // go (ZooKeeper keeps watches per connection; clients re-send them with
 // SetWatches when they reconnect).
 func (c *zkConn) detach() {
-	s := c.sess.Load()
-	if s == nil {
-		return
+	if ss := c.sess.Load(); ss != nil {
+		ss.Detach()
 	}
-	s.detach()
-	s.n.watches.removeOwner(s.owner, StateDisconnected, ErrConnectionLoss)
 }
 
 // ---------------------------------------------------------------------------
@@ -336,7 +353,7 @@ func (c *zkConn) enqueue(frame []byte) bool {
 		// bound.
 		c.out, c.outBytes, c.closing = nil, 0, true
 		c.outMu.Unlock()
-		c.srv.n.log.Warn("wire client not reading: connection dropped", "remote", c.remote)
+		c.srv.log.Warn("wire client not reading: connection dropped", "remote", c.remote)
 		c.abort()
 		return false
 	}
@@ -429,8 +446,8 @@ func (c *zkConn) writeLoop() {
 
 func (c *zkConn) writeTimeout() time.Duration {
 	d := 5 * time.Second
-	if s := c.sess.Load(); s != nil {
-		d = max(d, 2*s.Timeout())
+	if ss := c.sess.Load(); ss != nil {
+		d = max(d, 2*ss.Session().Timeout())
 	}
 	return d
 }
@@ -439,7 +456,7 @@ func (c *zkConn) writeTimeout() time.Duration {
 func (c *zkConn) send(recs ...zkwire.Record) {
 	frame, err := zkwire.AppendFrame(nil, recs...)
 	if err != nil {
-		c.srv.n.log.Error("wire encode", "err", err)
+		c.srv.log.Error("wire encode", "err", err)
 		return
 	}
 	c.enqueue(frame)
@@ -447,11 +464,11 @@ func (c *zkConn) send(recs ...zkwire.Record) {
 
 // reply enqueues a reply: the header and body, if any. Callers pass a body
 // with an error code only where ZooKeeper sends one.
-func (c *zkConn) reply(xid int32, zxid int64, code Code, body zkwire.Record) {
-	hdr := zkwire.ReplyHeader{Xid: xid, Zxid: zxid, Err: zkwire.ErrCode(code)}
+func (c *zkConn) reply(xid int32, zxid int64, code coord.Code, body zkwire.Record) {
+	hdr := zkwire.ReplyHeader{Xid: xid, Zxid: zxid, Err: wireCode(code)}
 	frame, err := zkwire.AppendFrame(nil, &hdr, body)
 	if err != nil {
-		c.srv.n.log.Error("wire encode", "err", err)
+		c.srv.log.Error("wire encode", "err", err)
 		hdr.Err = zkwire.CodeMarshallingError
 		frame, _ = zkwire.AppendFrame(nil, &hdr)
 	}
@@ -463,19 +480,16 @@ func (c *zkConn) sendNotification(ev zkwire.WatcherEvent, zxid int64) {
 	c.enqueue(frame)
 }
 
-// deliver implements watchSink: the engine calls it from apply (tree locked)
-// for every watch this connection registered, once per trigger (the
-// connection is the watches' group). It only queues.
-func (c *zkConn) deliver(ev Event) {
-	switch ev.Type {
-	case EventNodeCreated, EventNodeDeleted, EventNodeDataChanged, EventNodeChildrenChanged:
-	default:
+// deliver sends a watch event, if the wire carries its type.
+func (c *zkConn) deliver(ev coord.Event) {
+	typ, ok := wireEventType(ev.Type)
+	if !ok {
 		// Removal events are made by ZooKeeper clients themselves, and
 		// NotWatching is this engine's own; neither goes on the wire.
 		return
 	}
 	c.sendNotification(zkwire.WatcherEvent{
-		Type:  zkwire.EventType(ev.Type),
+		Type:  typ,
 		State: zkwire.StateSyncConnected,
 		Path:  ev.Path,
 	}, ev.Zxid)

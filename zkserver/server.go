@@ -1,37 +1,36 @@
-package coord
+package zkserver
 
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/coordkit/coord"
 )
 
-// The ZooKeeper client wire-protocol server. Open starts it when
-// Config.ClientAddr is set; existing ZooKeeper clients (the Java client,
-// go-zookeeper/zk, kazoo, zkCli, Curator) then talk to the Node as they
-// would to a ZooKeeper server.
-//
 // Shape: one goroutine per connection reads and executes requests in order
 // (ZooKeeper's per-session FIFO), one writes. Replies and watch
 // notifications share one outbound queue per connection; the engine appends
-// notifications to it synchronously inside apply (zkConn.deliver), before the
-// write that caused them returns, so a notification always precedes any
-// later reply that reflects the change. Files:
+// notifications to it synchronously (the ServerSession's Notify function,
+// conn.notify), before the write that caused them returns, so a notification
+// always precedes any later reply that reflects the change. Files:
 //
-//	zkserver.go       listener, connection limits, server statistics
-//	zkserver_conn.go  one connection: handshake, read loop, outbound queue
-//	zkserver_ops.go   request dispatch: every opcode of clients 3.5–3.9
-//	zkserver_4lw.go   four-letter words (ruok, srvr, mntr, …)
+//	server.go      listener, connection limits, server statistics
+//	conn.go        one connection: handshake, read loop, outbound queue
+//	ops.go         request dispatch: every opcode of clients 3.5–3.9
+//	codes.go       coord's codes and events as the wire numbers them
+//	fourletter.go  four-letter words (ruok, srvr, mntr, …)
 
 // Wire server limits.
 const (
-	// zkMaxConns caps wire connections of all clients together (ZooKeeper
-	// has no such cap besides the OS file limit; MaxClientCnxns is its
-	// per-IP limit).
+	// zkMaxConns is Config.MaxConnections' default.
 	zkMaxConns = 10000
+	// zkMaxClientCnxns is Config.MaxClientCnxns' default, ZooKeeper's.
+	zkMaxClientCnxns = 60
 	// zkHandshakeTimeout bounds how long a new connection may take to send
 	// its ConnectRequest (ZooKeeper's zookeeper.nio.sessionlessCnxnTimeout).
 	zkHandshakeTimeout = 10 * time.Second
@@ -48,8 +47,38 @@ const (
 	zkReadBuffer = 16 << 10
 )
 
-type zkServer struct {
-	n      *Node
+// Config configures a Server. The zero value serves with ZooKeeper's
+// defaults.
+type Config struct {
+	// MaxClientCnxns limits concurrent connections from one IP address
+	// (ZooKeeper's maxClientCnxns). Zero means 60, as ZooKeeper; negative
+	// means no limit.
+	MaxClientCnxns int
+
+	// MaxConnections limits connections of all clients together, four
+	// letter words included (ZooKeeper has no such cap besides the OS file
+	// limit). Zero means 10,000; negative means no limit.
+	MaxConnections int
+
+	// FourLetterWords lists the four-letter words answered ("ruok",
+	// "srvr", "mntr", …), as ZooKeeper's 4lw.commands.whitelist. Nil means
+	// ZooKeeper's default whitelist (srvr only); []string{"*"} allows all.
+	// srvr is always answered.
+	FourLetterWords []string
+
+	// Logger receives the server's logs. Nil means the Node's logger.
+	Logger *slog.Logger
+}
+
+// Server serves ZooKeeper's client wire protocol for a Node. Create it with
+// Serve or Listen; stop it with Close. The caller owns both the Server and
+// the Node: close the Server before the Node. A Node that closes first ends
+// every session, and with them their connections (clients see their
+// session closed).
+type Server struct {
+	n      *coord.Node
+	cfg    Config
+	log    *slog.Logger
 	ln     net.Listener // nil in tests that drive connections directly
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -58,7 +87,7 @@ type zkServer struct {
 	mu       sync.Mutex
 	conns    map[*zkConn]struct{} // guarded by mu
 	perIP    map[string]int       // guarded by mu
-	maxConns int                  // guarded by mu; zkMaxConns (tests lower it)
+	maxConns int                  // guarded by mu; Config.MaxConnections, <= 0: none
 	closed   bool                 // guarded by mu
 
 	stats   zkStats
@@ -117,58 +146,78 @@ func (st *zkStats) latencies() (minMs int64, avgMs float64, maxMs int64) {
 	return minUs / 1000, float64(st.latTotal.Load()) / float64(n) / 1000, st.latMax.Load() / 1000
 }
 
-func newZKServer(n *Node) *zkServer {
+func newServer(n *coord.Node, cfg Config) *Server {
+	if cfg.MaxClientCnxns == 0 {
+		cfg.MaxClientCnxns = zkMaxClientCnxns
+	}
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = zkMaxConns
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = n.Config().Logger
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv := &zkServer{
+	srv := &Server{
 		n:        n,
+		cfg:      cfg,
+		log:      log,
 		ctx:      ctx,
 		cancel:   cancel,
 		conns:    make(map[*zkConn]struct{}),
 		perIP:    make(map[string]int),
-		maxConns: zkMaxConns,
+		maxConns: cfg.MaxConnections,
 		started:  time.Now(),
 	}
 	srv.stats.reset()
 	return srv
 }
 
-// startZK starts the ZooKeeper wire server on addr.
-func (n *Node) startZK(addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
+// Serve serves n's sessions to ZooKeeper clients connecting on ln, in the
+// background, until Close. The Server owns ln from then on.
+func Serve(ln net.Listener, n *coord.Node, cfg Config) (*Server, error) {
+	if ln == nil || n == nil {
+		return nil, errors.New("zkserver: Serve needs a listener and a node")
 	}
-	srv := newZKServer(n)
+	srv := newServer(n, cfg)
 	srv.ln = ln
-	if !n.zkSrv.CompareAndSwap(nil, srv) {
-		ln.Close()
-		return errors.New("coord: wire server already running")
-	}
 	srv.wg.Add(1)
 	go srv.acceptLoop()
+	return srv, nil
+}
+
+// Listen listens on the TCP address addr ("127.0.0.1:2181", or ":0" for any
+// free port) and serves there, as Serve.
+func Listen(addr string, n *coord.Node, cfg Config) (*Server, error) {
+	if n == nil {
+		return nil, errors.New("zkserver: Listen needs a node")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return Serve(ln, n, cfg)
+}
+
+// Addr returns the address the server listens on.
+func (srv *Server) Addr() net.Addr {
+	if srv.ln == nil {
+		return nil
+	}
+	return srv.ln.Addr()
+}
+
+// Close stops the server: the listener closes and every connection is
+// dropped at once. Sessions are left alone: they live until they expire,
+// or until a client re-attaches them (through another server of the
+// ensemble, say). Close waits for the server's goroutines and returns nil;
+// closing again does nothing.
+func (srv *Server) Close() error {
+	srv.stop()
 	return nil
 }
 
-// stopZK stops the wire server, if running: the listener closes and every
-// connection is dropped. Sessions are left alone (Close has closed them;
-// after Abort the ensemble expires them).
-func (n *Node) stopZK() {
-	if srv := n.zkSrv.Swap(nil); srv != nil {
-		srv.stop()
-	}
-}
-
-// ClientAddr returns the address the wire server listens on, or "".
-func (n *Node) ClientAddr() string {
-	if srv := n.zk(); srv != nil && srv.ln != nil {
-		return srv.ln.Addr().String()
-	}
-	return ""
-}
-
-func (n *Node) zk() *zkServer { return n.zkSrv.Load() }
-
-func (srv *zkServer) stop() {
+func (srv *Server) stop() {
 	srv.mu.Lock()
 	srv.closed = true
 	conns := make([]*zkConn, 0, len(srv.conns))
@@ -186,7 +235,7 @@ func (srv *zkServer) stop() {
 	srv.wg.Wait()
 }
 
-func (srv *zkServer) acceptLoop() {
+func (srv *Server) acceptLoop() {
 	defer srv.wg.Done()
 	var backoff time.Duration
 	for {
@@ -198,7 +247,7 @@ func (srv *zkServer) acceptLoop() {
 			// Out of file descriptors and the like: wait and retry, as
 			// net/http does.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			srv.n.log.Warn("wire server accept", "err", err, "retry", backoff)
+			srv.log.Warn("wire server accept", "err", err, "retry", backoff)
 			select {
 			case <-time.After(backoff):
 			case <-srv.ctx.Done():
@@ -219,15 +268,15 @@ func (srv *zkServer) acceptLoop() {
 }
 
 // admit registers c unless a connection limit forbids it.
-func (srv *zkServer) admit(c *zkConn) bool {
+func (srv *Server) admit(c *zkConn) bool {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
-	if srv.closed || len(srv.conns) >= srv.maxConns {
-		srv.n.log.Debug("wire connection refused", "ip", c.ip, "connections", len(srv.conns))
+	if srv.closed || (srv.maxConns > 0 && len(srv.conns) >= srv.maxConns) {
+		srv.log.Debug("wire connection refused", "ip", c.ip, "connections", len(srv.conns))
 		return false
 	}
-	if limit := srv.n.cfg.MaxClientCnxns; limit > 0 && srv.perIP[c.ip] >= limit {
-		srv.n.log.Debug("wire connection refused: too many from one address", "ip", c.ip, "limit", limit)
+	if limit := srv.cfg.MaxClientCnxns; limit > 0 && srv.perIP[c.ip] >= limit {
+		srv.log.Debug("wire connection refused: too many from one address", "ip", c.ip, "limit", limit)
 		return false
 	}
 	srv.perIP[c.ip]++
@@ -235,7 +284,7 @@ func (srv *zkServer) admit(c *zkConn) bool {
 	return true
 }
 
-func (srv *zkServer) forget(c *zkConn) {
+func (srv *Server) forget(c *zkConn) {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	if _, ok := srv.conns[c]; !ok {
@@ -249,7 +298,7 @@ func (srv *zkServer) forget(c *zkConn) {
 
 // connections returns the registered connections, four-letter-word ones
 // included, in no particular order.
-func (srv *zkServer) connections() []*zkConn {
+func (srv *Server) connections() []*zkConn {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	out := make([]*zkConn, 0, len(srv.conns))
@@ -259,7 +308,7 @@ func (srv *zkServer) connections() []*zkConn {
 	return out
 }
 
-func (srv *zkServer) numConnections() int {
+func (srv *Server) numConnections() int {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	return len(srv.conns)

@@ -1,4 +1,4 @@
-package coord
+package zkserver
 
 import (
 	"context"
@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/coordkit/coord"
 )
 
 // Tests of the wire server through go-zookeeper/zk, a real ZooKeeper
-// client. Raw-frame tests are in zkserver_raw_test.go.
+// client. Raw-frame tests are in raw_test.go.
 
 var wireOpenACL = zk.WorldACL(zk.PermAll)
 
@@ -136,7 +138,7 @@ func TestWireACLAndAuth(t *testing.T) {
 	}
 	acl, _, err := owner.GetACL("/creator")
 	wireOK(t, err)
-	if len(acl) != 1 || acl[0].Scheme != "digest" || acl[0].ID != DigestID("alice", "secret") {
+	if len(acl) != 1 || acl[0].Scheme != "digest" || acl[0].ID != coord.DigestID("alice", "secret") {
 		t.Fatalf("auth ACL expanded to %+v", acl)
 	}
 
@@ -302,9 +304,7 @@ func TestWireEphemeralsGoOnClose(t *testing.T) {
 		t.Fatalf("event %+v", ev)
 	}
 	wireWaitFor(t, "the session to go", func() bool {
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		return len(n.sessions) == 1
+		return len(n.Stats().Sessions) == 1
 	})
 
 }
@@ -377,9 +377,9 @@ func TestWireReconnectKeepsSessionAndWatches(t *testing.T) {
 }
 
 // wireDropConns aborts the wire connections of session sid.
-func wireDropConns(n *Node, sid int64) {
+func wireDropConns(n *wireNode, sid int64) {
 	for _, c := range n.zk().connections() {
-		if s := c.sess.Load(); s != nil && s.ID() == sid {
+		if ss := c.sess.Load(); ss != nil && ss.Session().ID() == sid {
 			c.abort()
 		}
 	}
@@ -425,7 +425,7 @@ func TestWireFourLetterWords(t *testing.T) {
 		t.Fatalf("srvr: %v %+v", good, stats)
 	}
 	s := stats[0]
-	if s.Mode != zk.ModeStandalone || s.NodeCount != int64(n.zk().nodeCount()) || s.Received == 0 || s.Connections < 1 || s.Version != zkServerVersion {
+	if s.Mode != zk.ModeStandalone || s.NodeCount != int64(nodeCount(n.Stats())) || s.Received == 0 || s.Connections < 1 || s.Version != zkServerVersion {
 		t.Fatalf("srvr parsed %+v", s)
 	}
 	cons, good := zk.FLWCons([]string{addr}, wireWait)

@@ -1,4 +1,4 @@
-package coord
+package zkserver
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/coordkit/coord"
 	"github.com/coordkit/coord/zkwire"
 )
 
@@ -258,12 +259,26 @@ func TestWireOps(t *testing.T) {
 	if code := r.call(zkwire.OpCreateContainer, &zkwire.CreateRequest{Path: "/box", ACL: wireOpen}, &c2); code != 0 {
 		t.Fatal(code)
 	}
-	n.fsm.mu.RLock()
-	notBox, box := n.fsm.t.nodes["/notbox"].owner, n.fsm.t.nodes["/box"].owner
-	n.fsm.mu.RUnlock()
-	if notBox != 0 || box != ownerContainer {
-		t.Fatalf("owners: /notbox %x, /box %x", notBox, box)
+	// Tell them apart by what the container check does with each once its
+	// last child is gone.
+	ctx, cancel := context.WithTimeout(context.Background(), wireWait)
+	defer cancel()
+	s, err := n.NewSession(ctx, coord.SessionConfig{})
+	wireOK(t, err)
+	for _, p := range []string{"/notbox/k", "/box/k"} {
+		_, err := s.Create(ctx, p, nil, coord.Persistent, nil)
+		wireOK(t, err)
+		wireOK(t, s.Delete(ctx, p, -1))
 	}
+	n.CheckContainers()
+	notBox, _, err := s.Exists(ctx, "/notbox")
+	wireOK(t, err)
+	box, _, err := s.Exists(ctx, "/box")
+	wireOK(t, err)
+	if !notBox || box {
+		t.Fatalf("after the container check: /notbox %v, /box %v", notBox, box)
+	}
+	wireOK(t, s.Close(ctx))
 	if code := r.call(zkwire.OpCreate, &zkwire.CreateRequest{Path: "/x", ACL: wireOpen, Flags: 9}, nil); code != zkwire.CodeBadArguments {
 		t.Fatalf("invalid flags: %v", code)
 	}

@@ -1,4 +1,4 @@
-package coord
+package zkserver
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coordkit/coord"
 	"github.com/coordkit/coord/zkwire"
 )
 
@@ -14,7 +15,7 @@ import (
 // The handler must not panic, and everything it queues must be a frame a
 // client can parse.
 //
-//	go test -run '^$' -fuzz FuzzWireProcess -fuzztime 60s .
+//	go test -run '^$' -fuzz FuzzWireProcess -fuzztime 60s ./zkserver
 func FuzzWireProcess(f *testing.F) {
 	acl := []zkwire.ACL{{Perms: zkwire.PermAll, ID: zkwire.ID{Scheme: "world", ID: "anyone"}}}
 	seed := func(op int32, req zkwire.Record) {
@@ -66,26 +67,25 @@ func FuzzWireProcess(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 1, 0x7f, 0xff, 0xff, 0xff, 1, 2, 3})
 
 	ctx := context.Background()
-	n, err := Open(ctx, Config{TickTime: 50 * time.Millisecond})
+	n, err := coord.Open(ctx, coord.Config{TickTime: 50 * time.Millisecond})
 	if err != nil {
 		f.Fatal(err)
 	}
 	defer n.Close(ctx)
-	srv := newZKServer(n)
+	srv := newServer(n, Config{})
 	defer srv.cancel()
 
 	var c *zkConn
 	fresh := func(t *testing.T) {
-		s, err := n.NewSession(ctx, SessionConfig{ClientIP: "127.0.0.1"})
+		c = newZKConn(srv, nil, "127.0.0.1")
+		ss, err := n.NewServerSession(ctx, coord.ServerSessionConfig{ClientIP: "127.0.0.1", Notify: c.notify})
 		if err != nil {
 			t.Fatal(err)
 		}
-		go func() {
-			for range s.Events() { // keep the session's queue drained
-			}
-		}()
-		c = newZKConn(srv, nil, "127.0.0.1")
-		c.sess.Store(s)
+		c.sess.Store(ss)
+		c.stMu.Lock()
+		c.ready = true
+		c.stMu.Unlock()
 	}
 
 	f.Fuzz(func(t *testing.T, frame []byte) {

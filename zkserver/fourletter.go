@@ -1,7 +1,6 @@
-package coord
+package zkserver
 
 import (
-	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/coordkit/coord"
 )
 
 // What srvr, stat, mntr and envi report as the server version. Tools parse
@@ -33,11 +34,11 @@ var fourLetterWords = map[string]bool{
 // fourLetterEnabled applies Config.FourLetterWords as ZooKeeper applies
 // zookeeper.4lw.commands.whitelist: "*" enables all, and srvr is always
 // enabled (zkServer.sh depends on it).
-func (srv *zkServer) fourLetterEnabled(cmd string) bool {
+func (srv *Server) fourLetterEnabled(cmd string) bool {
 	if cmd == "srvr" {
 		return true
 	}
-	for _, w := range srv.n.cfg.FourLetterWords {
+	for _, w := range srv.cfg.FourLetterWords {
 		if w = strings.TrimSpace(w); w == "*" || w == cmd {
 			return true
 		}
@@ -60,7 +61,7 @@ func (c *zkConn) serveFourLetter(cmd string, r io.Reader) {
 	}
 }
 
-func (srv *zkServer) fourLetter(cmd string, self *zkConn) string {
+func (srv *Server) fourLetter(cmd string, self *zkConn) string {
 	var b strings.Builder
 	switch cmd {
 	case "ruok":
@@ -85,7 +86,7 @@ func (srv *zkServer) fourLetter(cmd string, self *zkConn) string {
 		fmt.Fprintf(&b, "Outstanding: %d\n", srv.stats.outstanding.Load())
 		fmt.Fprintf(&b, "Zxid: 0x%x\n", srv.n.LastZxid())
 		fmt.Fprintf(&b, "Mode: %s\n", srv.mode())
-		fmt.Fprintf(&b, "Node count: %d\n", srv.nodeCount())
+		fmt.Fprintf(&b, "Node count: %d\n", nodeCount(srv.n.Stats()))
 	case "mntr":
 		srv.monitor(&b)
 	case "conf":
@@ -112,7 +113,7 @@ func (srv *zkServer) fourLetter(cmd string, self *zkConn) string {
 			b.WriteString(kv[0] + "=" + kv[1] + "\n")
 		}
 	case "wchs", "wchc", "wchp":
-		srv.watchReport(&b, cmd)
+		watchReport(&b, cmd, srv.n.Stats())
 	case "dump":
 		srv.dump(&b)
 	case "crst":
@@ -129,9 +130,9 @@ func (srv *zkServer) fourLetter(cmd string, self *zkConn) string {
 
 // mode is ZooKeeper's server state: standalone without peers, else leader
 // or follower.
-func (srv *zkServer) mode() string {
+func (srv *Server) mode() string {
 	switch {
-	case len(srv.n.cfg.Peers) <= 1:
+	case len(srv.n.Config().Peers) <= 1:
 		return "standalone"
 	case srv.n.IsLeader():
 		return "leader"
@@ -141,12 +142,7 @@ func (srv *zkServer) mode() string {
 
 // nodeCount is ZooKeeper's DataTree.getNodeCount: its node map holds the
 // root twice ("" and "/"), so a fresh tree counts 5.
-func (srv *zkServer) nodeCount() int {
-	f := srv.n.fsm
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return len(f.t.nodes) + 1
-}
+func nodeCount(st coord.NodeStats) int { return st.Znodes + 1 }
 
 // javaDouble formats f as Java's Double.toString would for the values
 // ZooKeeper prints (rounded to 4 places): always with a fraction.
@@ -161,7 +157,7 @@ func javaDouble(f float64) string {
 
 // clientConns are the connections of clients (not four-letter words),
 // oldest first.
-func (srv *zkServer) clientConns(self *zkConn) []*zkConn {
+func (srv *Server) clientConns(self *zkConn) []*zkConn {
 	conns := srv.connections()
 	conns = slices.DeleteFunc(conns, func(c *zkConn) bool { return c == self || c.fourLetter.Load() })
 	slices.SortFunc(conns, func(a, b *zkConn) int { return a.established.Compare(b.established) })
@@ -177,8 +173,8 @@ func (c *zkConn) dumpInfo(b *strings.Builder, brief bool) {
 	if !brief {
 		var sid int64
 		var timeout time.Duration
-		if s := c.sess.Load(); s != nil {
-			sid, timeout = s.ID(), s.Timeout()
+		if ss := c.sess.Load(); ss != nil {
+			sid, timeout = ss.Session().ID(), ss.Session().Timeout()
 		}
 		st.mu.Lock()
 		avg, minLat := int64(0), st.minLat
@@ -200,25 +196,9 @@ func (c *zkConn) dumpInfo(b *strings.Builder, brief bool) {
 }
 
 // monitor writes mntr's "zk_<key>\t<value>" lines.
-func (srv *zkServer) monitor(b *strings.Builder) {
+func (srv *Server) monitor(b *strings.Builder) {
 	minL, avgL, maxL := srv.stats.latencies()
-	watches, _ := srv.n.watches.counts()
-	var nodes, ephemerals, dataSize, sessions int64
-	f := srv.n.fsm
-	f.mu.RLock()
-	nodes = int64(len(f.t.nodes)) + 1
-	for p, z := range f.t.nodes {
-		// DataTree.approximateDataSize: path length plus data length.
-		dataSize += int64(len(p) + len(z.data))
-	}
-	for _, s := range f.t.sessions {
-		ephemerals += int64(len(s.ephemerals))
-	}
-	sessions = int64(len(f.t.sessions))
-	f.mu.RUnlock()
-	srv.n.mu.Lock()
-	local := len(srv.n.sessions)
-	srv.n.mu.Unlock()
+	st := srv.n.Stats()
 	kv := func(k string, v any) { fmt.Fprintf(b, "zk_%s\t%v\n", k, v) }
 	kv("version", zkFullVersion)
 	kv("server_state", srv.mode())
@@ -230,24 +210,25 @@ func (srv *zkServer) monitor(b *strings.Builder) {
 	kv("num_alive_connections", srv.numConnections())
 	kv("outstanding_requests", srv.stats.outstanding.Load())
 	kv("uptime", time.Since(srv.started).Milliseconds())
-	kv("znode_count", nodes)
-	kv("watch_count", watches)
-	kv("ephemerals_count", ephemerals)
-	kv("approximate_data_size", dataSize)
-	kv("global_sessions", sessions)
-	kv("local_sessions", local)
+	kv("znode_count", nodeCount(st))
+	kv("watch_count", st.Watches)
+	kv("ephemerals_count", st.Ephemerals)
+	// DataTree.approximateDataSize: path length plus data length.
+	kv("approximate_data_size", st.DataSize)
+	kv("global_sessions", st.GlobalSessions)
+	kv("local_sessions", len(st.Sessions))
 }
 
 // conf writes ZooKeeper's dumpConf lines.
-func (srv *zkServer) conf(b *strings.Builder) {
-	cfg := &srv.n.cfg
+func (srv *Server) conf(b *strings.Builder) {
+	cfg := srv.n.Config()
 	port := "0"
 	if srv.ln != nil {
 		if i := strings.LastIndexByte(srv.ln.Addr().String(), ':'); i >= 0 {
 			port = srv.ln.Addr().String()[i+1:]
 		}
 	}
-	maxCnxns := cfg.MaxClientCnxns
+	maxCnxns := srv.cfg.MaxClientCnxns
 	if maxCnxns < 0 {
 		maxCnxns = 0 // ZooKeeper's "no limit"
 	}
@@ -271,38 +252,21 @@ func (srv *zkServer) conf(b *strings.Builder) {
 
 // watchReport writes wchs (summary), wchc (by session) or wchp (by path)
 // in ZooKeeper's formats. Watches of in-process sessions are included.
-func (srv *zkServer) watchReport(b *strings.Builder, cmd string) {
-	n := srv.n
-	owners := make(map[*watchOwner]int64)
-	n.mu.Lock()
-	for id, s := range n.sessions {
-		owners[s.owner] = id
-	}
-	n.mu.Unlock()
-
+func watchReport(b *strings.Builder, cmd string, st coord.NodeStats) {
 	bySession := make(map[int64]map[string]struct{})
 	byPath := make(map[string]map[int64]struct{})
-	r := n.watches
-	r.mu.Lock()
-	for _, m := range r.byKind {
-		for p, list := range m {
-			for _, w := range list {
-				id, ok := owners[w.owner]
-				if !ok {
-					continue
-				}
-				if bySession[id] == nil {
-					bySession[id] = make(map[string]struct{})
-				}
-				bySession[id][p] = struct{}{}
-				if byPath[p] == nil {
-					byPath[p] = make(map[int64]struct{})
-				}
-				byPath[p][id] = struct{}{}
+	for _, s := range st.Sessions {
+		for _, p := range s.Watches {
+			if bySession[s.ID] == nil {
+				bySession[s.ID] = make(map[string]struct{})
 			}
+			bySession[s.ID][p] = struct{}{}
+			if byPath[p] == nil {
+				byPath[p] = make(map[int64]struct{})
+			}
+			byPath[p][s.ID] = struct{}{}
 		}
 	}
-	r.mu.Unlock()
 
 	switch cmd {
 	case "wchs":
@@ -340,25 +304,14 @@ func sortedKeys[K int64 | string, V any](m map[K]V) []K {
 }
 
 // dump writes sessions, ephemerals and connections, after ZooKeeper's dump.
-func (srv *zkServer) dump(b *strings.Builder) {
-	n := srv.n
-	type sess struct {
-		id      int64
-		timeout time.Duration
-	}
-	n.mu.Lock()
-	sessions := make([]sess, 0, len(n.sessions))
-	for id, s := range n.sessions {
-		sessions = append(sessions, sess{id, s.timeout})
-	}
-	n.mu.Unlock()
-	slices.SortFunc(sessions, func(a, b sess) int { return cmp.Compare(a.id, b.id) })
+func (srv *Server) dump(b *strings.Builder) {
+	st := srv.n.Stats() // sessions sorted by id
 	byTimeout := make(map[int64][]int64)
-	for _, s := range sessions {
-		byTimeout[s.timeout.Milliseconds()] = append(byTimeout[s.timeout.Milliseconds()], s.id)
+	for _, s := range st.Sessions {
+		byTimeout[s.Timeout.Milliseconds()] = append(byTimeout[s.Timeout.Milliseconds()], s.ID)
 	}
 	b.WriteString("SessionTracker dump:\n")
-	fmt.Fprintf(b, "Session Sets (%d)/(%d):\n", len(byTimeout), len(sessions))
+	fmt.Fprintf(b, "Session Sets (%d)/(%d):\n", len(byTimeout), len(st.Sessions))
 	now := time.Now()
 	for _, ms := range sortedKeys(byTimeout) {
 		ids := byTimeout[ms]
@@ -370,24 +323,10 @@ func (srv *zkServer) dump(b *strings.Builder) {
 	}
 
 	b.WriteString("ephemeral nodes dump:\n")
-	f := n.fsm
-	f.mu.RLock()
-	eph := make(map[int64][]string)
-	for id, s := range f.t.sessions {
-		if len(s.ephemerals) == 0 {
-			continue
-		}
-		for p := range s.ephemerals {
-			eph[id] = append(eph[id], p)
-		}
-	}
-	f.mu.RUnlock()
-	fmt.Fprintf(b, "Sessions with Ephemerals (%d):\n", len(eph))
-	for _, id := range sortedKeys(eph) {
+	fmt.Fprintf(b, "Sessions with Ephemerals (%d):\n", len(st.EphemeralsBySession))
+	for _, id := range sortedKeys(st.EphemeralsBySession) {
 		fmt.Fprintf(b, "0x%x:\n", id)
-		paths := eph[id]
-		slices.Sort(paths)
-		for _, p := range paths {
+		for _, p := range st.EphemeralsBySession[id] {
 			b.WriteString("\t" + p + "\n")
 		}
 	}
@@ -399,8 +338,8 @@ func (srv *zkServer) dump(b *strings.Builder) {
 		fmt.Fprintf(b, "%d expire in 0 ms:\n", len(conns))
 		for _, c := range conns {
 			var sid int64
-			if s := c.sess.Load(); s != nil {
-				sid = s.ID()
+			if ss := c.sess.Load(); ss != nil {
+				sid = ss.Session().ID()
 			}
 			fmt.Fprintf(b, "\tip: %s sessionId: 0x%x\n", c.remote, sid)
 		}
