@@ -335,7 +335,7 @@ func ExampleNodeCache() {
 	}
 	_, _ = s[1].Create(ctx, "/config", []byte("debug=false"), coord.Persistent, nil)
 	until("debug=false")
-	_, _ = s[1].SetData(ctx, "/config", []byte("debug=true"), -1)
+	_, _ = s[1].SetData(ctx, "/config", []byte("debug=true"), coord.AnyVersion)
 	until("debug=true")
 	// Output:
 	// config: debug=false

@@ -96,7 +96,7 @@ func run(ctx context.Context, out io.Writer) error {
 		if i == 0 {
 			_, err = operator.Create(ctx, path, []byte(v), coord.Persistent, nil)
 		} else {
-			_, err = operator.SetData(ctx, path, []byte(v), -1)
+			_, err = operator.SetData(ctx, path, []byte(v), coord.AnyVersion)
 		}
 		if err != nil {
 			return err
@@ -106,7 +106,7 @@ func run(ctx context.Context, out io.Writer) error {
 			return err
 		}
 	}
-	if err := operator.Delete(ctx, path, -1); err != nil {
+	if err := operator.Delete(ctx, path, coord.AnyVersion); err != nil {
 		return err
 	}
 	printf("operator deleted %s\n", path)
