@@ -44,8 +44,11 @@ type Options struct {
 	// TickTime of every node; zero means 50ms (session timeouts then range
 	// over [100ms, 1s]).
 	TickTime time.Duration
-	// LogLevel for node logs sent to t.Log; zero means slog.LevelWarn.
-	LogLevel slog.Level
+	// LogLevel is the minimum level of the node logs sent to t.Log; nil
+	// means slog.LevelWarn. Any slog.Level works as is (LogLevel:
+	// slog.LevelInfo, or slog.LevelDebug), and a *slog.LevelVar changes it
+	// while the ensemble runs, as with slog.HandlerOptions.Level.
+	LogLevel slog.Leveler
 	// Configure, if set, adjusts each node's Config before it opens.
 	Configure func(i int, cfg *coord.Config)
 }
@@ -78,7 +81,7 @@ func NewEnsembleWith(t TB, n int, opts Options) *Ensemble {
 	if opts.TickTime == 0 {
 		opts.TickTime = 50 * time.Millisecond
 	}
-	if opts.LogLevel == 0 {
+	if opts.LogLevel == nil {
 		opts.LogLevel = slog.LevelWarn
 	}
 	e := &Ensemble{t: t, opts: opts, net: newMemNetwork(), nodes: make([]*coord.Node, n)}
@@ -298,11 +301,11 @@ func (e *Ensemble) converged() (bool, string) {
 type tlogHandler struct {
 	e     *Ensemble
 	node  string
-	level slog.Level
+	level slog.Leveler
 	attrs []slog.Attr
 }
 
-func (h *tlogHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
+func (h *tlogHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }
 
 func (h *tlogHandler) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder

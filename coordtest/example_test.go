@@ -37,7 +37,7 @@ func Example() {
 		panic(err)
 	}
 	e.Kill(leader) // a crash: no goodbye
-	if _, err := s.SetData(ctx, "/config", []byte("v2"), -1); err != nil {
+	if _, err := s.SetData(ctx, "/config", []byte("v2"), coord.AnyVersion); err != nil {
 		panic(err)
 	}
 	e.Restart(leader) // back from its stores, caught up

@@ -366,7 +366,7 @@ func TestWatchFiresAcrossSnapshotInstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Partition([]int{f}, []int{li, other})
-	if _, err := sl.SetData(ctx, "/watched", []byte("v2"), -1); err != nil {
+	if _, err := sl.SetData(ctx, "/watched", []byte("v2"), coord.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
 	writeN(t, sl, "filler", 100)

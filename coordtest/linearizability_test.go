@@ -177,9 +177,9 @@ func runClient(e *Ensemble, h *history, client, nops int, until time.Time, seed 
 		case opCreate:
 			_, err = s.Create(ctx, in.key, []byte(in.val), coord.Persistent, nil)
 		case opDelete:
-			err = s.Delete(ctx, in.key, -1)
+			err = s.Delete(ctx, in.key, coord.AnyVersion)
 		case opSet:
-			_, err = s.SetData(ctx, in.key, []byte(in.val), -1)
+			_, err = s.SetData(ctx, in.key, []byte(in.val), coord.AnyVersion)
 		case opRead:
 			if _, err = s.Sync(ctx, in.key); err == nil {
 				var ok bool
@@ -334,7 +334,7 @@ func TestCheckerCatchesStaleReads(t *testing.T) {
 	e.Partition([]int{f}, []int{li, other})
 	in = linInput{key: "/x", kind: opSet, val: "v2"}
 	call = h.now()
-	_, err = sl.SetData(ctx, "/x", []byte("v2"), -1)
+	_, err = sl.SetData(ctx, "/x", []byte("v2"), coord.AnyVersion)
 	h.add(0, in, call, linOutput{res: classify(err)})
 	if err != nil {
 		t.Fatalf("write on the majority: %v", err)

@@ -30,7 +30,7 @@ func (b *Barrier) Set(ctx context.Context) error { return ensurePath(ctx, b.c, b
 // Remove takes the barrier down, releasing every waiter. It reports whether
 // the barrier was up.
 func (b *Barrier) Remove(ctx context.Context) (bool, error) {
-	err := b.c.Delete(ctx, b.path, -1)
+	err := b.c.Delete(ctx, b.path, coord.AnyVersion)
 	if errors.Is(err, coord.ErrNoNode) {
 		return false, nil
 	}
@@ -107,7 +107,7 @@ func (b *DoubleBarrier) Enter(ctx context.Context) error {
 		if sessionErr(b.c) == nil {
 			dctx, cancel := detached(ctx, b.c)
 			_, _ = b.c.Sync(dctx, b.path) // order after a create whose outcome we missed
-			_ = b.c.Delete(dctx, b.ours(), -1)
+			_ = b.c.Delete(dctx, b.ours(), coord.AnyVersion)
 			cancel()
 		}
 		return ctxOr(ctx, err)
@@ -168,7 +168,7 @@ func (b *DoubleBarrier) enter(ctx context.Context) error {
 // waits for the highest to leave, every other member deletes its node and
 // waits for the lowest, so each departure wakes one or two members.
 func (b *DoubleBarrier) Leave(ctx context.Context) error {
-	err := b.c.Delete(ctx, join(b.path, readyNode), -1)
+	err := b.c.Delete(ctx, join(b.path, readyNode), coord.AnyVersion)
 	if err != nil && !errors.Is(err, coord.ErrNoNode) {
 		return ctxOr(ctx, err)
 	}
@@ -184,14 +184,14 @@ func (b *DoubleBarrier) Leave(ctx context.Context) error {
 			return nil
 		}
 		if len(members) == 1 && members[0] == b.name {
-			return ctxOr(ctx, ignoreNoNode(b.c.Delete(ctx, b.ours(), -1)))
+			return ctxOr(ctx, ignoreNoNode(b.c.Delete(ctx, b.ours(), coord.AnyVersion)))
 		}
 		var watch string
 		if members[0] == b.name {
 			watch = members[len(members)-1] // lowest: wait for the highest
 		} else {
 			if slices.Contains(members, b.name) {
-				if err := ignoreNoNode(b.c.Delete(ctx, b.ours(), -1)); err != nil {
+				if err := ignoreNoNode(b.c.Delete(ctx, b.ours(), coord.AnyVersion)); err != nil {
 					return ctxOr(ctx, err)
 				}
 			}

@@ -45,7 +45,7 @@ func TestNodeCache(t *testing.T) {
 	}
 	until([]byte("v0"), 0, 0)
 	for i := 1; i <= 5; i++ {
-		if _, err := w.SetData(ctx, "/config/app", []byte(fmt.Sprintf("v%d", i)), -1); err != nil {
+		if _, err := w.SetData(ctx, "/config/app", []byte(fmt.Sprintf("v%d", i)), coord.AnyVersion); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -54,10 +54,10 @@ func TestNodeCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	until([]byte("v5"), 5, 1) // a child change updates the Stat
-	if err := w.Delete(ctx, "/config/app/child", -1); err != nil {
+	if err := w.Delete(ctx, "/config/app/child", coord.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Delete(ctx, "/config/app", -1); err != nil {
+	if err := w.Delete(ctx, "/config/app", coord.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
 	until(nil, 0, 0)
@@ -166,9 +166,9 @@ func TestTreeCacheConvergence(t *testing.T) {
 				case 0, 1:
 					_, _ = w.Create(ctx, p, []byte(fmt.Sprint(i)), coord.Persistent, nil)
 				case 2:
-					_, _ = w.SetData(ctx, p, []byte(fmt.Sprint("set", i)), -1)
+					_, _ = w.SetData(ctx, p, []byte(fmt.Sprint("set", i)), coord.AnyVersion)
 				case 3:
-					_ = w.Delete(ctx, p, -1)
+					_ = w.Delete(ctx, p, coord.AnyVersion)
 				}
 			}
 			for i := 0; i < 50; i++ { // some tree before the cache starts
@@ -209,7 +209,7 @@ func TestTreeCacheConvergence(t *testing.T) {
 						for _, c := range children {
 							del(join(p, c))
 						}
-						_ = w.Delete(ctx, p, -1)
+						_ = w.Delete(ctx, p, coord.AnyVersion)
 					}
 					del("/tree")
 				}

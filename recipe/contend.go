@@ -230,7 +230,7 @@ func (k *contender) tryCleanup(ctx context.Context, prefix, name string) bool {
 		}
 		name = n
 	}
-	err := k.c.Delete(ctx, join(k.dir, name), -1)
+	err := k.c.Delete(ctx, join(k.dir, name), coord.AnyVersion)
 	return err == nil || errors.Is(err, coord.ErrNoNode) || sessionGone(err) || !retryable(err)
 }
 

@@ -57,7 +57,7 @@
 // writer of an RWMutex, every later leader of an Election) was created
 // later, so its token is higher. A storage service that remembers the
 // highest token it has seen and rejects writes carrying a lower one rejects
-// the late writes of a deposed holder (see TestMutexPausedHolder).
+// the late writes of a deposed holder (see the example of Lease.Token).
 //
 // A waiting Lock, Campaign or Acquire whose session expires returns an
 // error wrapping coord.ErrSessionExpired; the session's nodes are gone with

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"sync"
 	"time"
 
 	"github.com/coordkit/coord"
@@ -86,6 +87,64 @@ func ExampleLease_Done() {
 	// Output:
 	// lock lost, session expired: true
 	// another process took the lock
+}
+
+// fencedStore stands for a storage service outside coord that takes
+// fencing tokens: it remembers the highest token it has seen and rejects
+// writes carrying a lower one.
+type fencedStore struct {
+	mu      sync.Mutex
+	highest int64
+	value   string
+}
+
+func (st *fencedStore) Write(token int64, value string) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if token < st.highest {
+		return fmt.Errorf("token %d rejected: it has seen a higher one", token)
+	}
+	st.highest, st.value = token, value
+	return nil
+}
+
+// A holder paused (GC, a stopped VM) past its session timeout loses the
+// lock without running, and when it wakes it may not yet have seen Done
+// close. Its fencing token keeps its late write out of the storage.
+func ExampleLease_Token() {
+	ctx := context.Background()
+	node, s := open(2)
+	defer node.Close(ctx)
+	var store fencedStore
+
+	a, err := recipe.NewMutex(s[0], "/locks/db", recipe.Options{}).Lock(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("a writes:", store.Write(a.Token(), "from a"))
+
+	// a pauses; its session expires meanwhile, deleting its lock node.
+	if err := node.ExpireSession(ctx, s[0].ID()); err != nil {
+		log.Fatal(err)
+	}
+	b, err := recipe.NewMutex(s[1], "/locks/db", recipe.Options{}).Lock(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("b writes:", store.Write(b.Token(), "from b"))
+
+	// a wakes up and writes before checking Done.
+	fmt.Println("a writes late:", store.Write(a.Token(), "late, from a") != nil)
+	fmt.Println("stored:", store.value)
+	<-a.Done()
+	fmt.Println("a's lease lost, session expired:", errors.Is(a.Err(), coord.ErrSessionExpired))
+	_ = b.Unlock(ctx)
+	// Output:
+	// a writes: <nil>
+	// b writes: <nil>
+	// a writes late: true
+	// stored: from b
+	// a's lease lost, session expired: true
 }
 
 func ExampleElection() {
@@ -335,7 +394,7 @@ func ExampleNodeCache() {
 	}
 	_, _ = s[1].Create(ctx, "/config", []byte("debug=false"), coord.Persistent, nil)
 	until("debug=false")
-	_, _ = s[1].SetData(ctx, "/config", []byte("debug=true"), -1)
+	_, _ = s[1].SetData(ctx, "/config", []byte("debug=true"), coord.AnyVersion)
 	until("debug=true")
 	// Output:
 	// config: debug=false

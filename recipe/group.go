@@ -87,7 +87,7 @@ func (g *Group) Join(ctx context.Context, payload []byte) (*Membership, error) {
 			if ctx.Err() != nil && sessionErr(g.c) == nil {
 				dctx, cancel := detached(ctx, g.c)
 				if _, err := g.c.Sync(dctx, g.path); err == nil {
-					_ = g.c.Delete(dctx, p, -1)
+					_ = g.c.Delete(dctx, p, coord.AnyVersion)
 				}
 				cancel()
 			}

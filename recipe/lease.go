@@ -128,7 +128,7 @@ func (h *hold) deletedCause() error {
 	}
 	ctx, cancel := detached(context.Background(), h.c)
 	defer cancel()
-	_ = h.c.Delete(ctx, h.path, -1)
+	_ = h.c.Delete(ctx, h.path, coord.AnyVersion)
 	if se := sessionErr(h.c); se != nil {
 		return se
 	}
@@ -146,7 +146,7 @@ func (h *hold) release(ctx context.Context) error {
 	dctx, cancel := detached(ctx, h.c)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		err := h.c.Delete(dctx, h.path, -1)
+		err := h.c.Delete(dctx, h.path, coord.AnyVersion)
 		if err == nil || errors.Is(err, coord.ErrNoNode) || sessionGone(err) {
 			return nil
 		}

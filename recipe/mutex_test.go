@@ -458,7 +458,7 @@ func TestMutexNodeDeletedByOther(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.session().Delete(ctx, l.Path(), -1); err != nil {
+	if err := e.session().Delete(ctx, l.Path(), coord.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
 	wait(t, l.Done(), "lease lost on delete")
@@ -509,7 +509,7 @@ func TestMutexForeignContenders(t *testing.T) {
 					t.Fatalf("contenders %+v %v", cs, err)
 				}
 				notYet(t, got, "Lock while a foreign process holds it")
-				if err := other.Delete(ctx, p, -1); err != nil {
+				if err := other.Delete(ctx, p, coord.AnyVersion); err != nil {
 					t.Fatal(err)
 				}
 				l := wait(t, got, "Lock after the foreign holder left")

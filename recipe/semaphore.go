@@ -112,7 +112,7 @@ func (sem *Semaphore) create(ctx context.Context, p string) (coord.Stat, error) 
 				// The create may still be applied: remove it.
 				dctx, cancel := detached(ctx, sem.c)
 				if _, err := sem.c.Sync(dctx, sem.path); err == nil {
-					_ = sem.c.Delete(dctx, p, -1)
+					_ = sem.c.Delete(dctx, p, coord.AnyVersion)
 				}
 				cancel()
 			}

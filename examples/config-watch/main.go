@@ -64,14 +64,20 @@ func run(ctx context.Context, out io.Writer) error {
 		services = append(services, service{name, c})
 	}
 	// await waits until every service's cache shows want (nil: no node) and
-	// prints what each saw.
+	// prints what each saw. An absent node is "removed" only once the config
+	// has existed; before that there is no config yet.
+	existed := false
 	await := func(want []byte) error {
 		for _, svc := range services {
 			for {
 				ch := svc.cache.Updated()
 				data, st, ok := svc.cache.Get()
 				if want == nil && !ok {
-					printf("%-8s config removed\n", svc.name)
+					if existed {
+						printf("%-8s config removed\n", svc.name)
+					} else {
+						printf("%-8s no config yet\n", svc.name)
+					}
 					break
 				}
 				if ok && string(data) == string(want) {
@@ -96,17 +102,18 @@ func run(ctx context.Context, out io.Writer) error {
 		if i == 0 {
 			_, err = operator.Create(ctx, path, []byte(v), coord.Persistent, nil)
 		} else {
-			_, err = operator.SetData(ctx, path, []byte(v), -1)
+			_, err = operator.SetData(ctx, path, []byte(v), coord.AnyVersion)
 		}
 		if err != nil {
 			return err
 		}
+		existed = true
 		printf("operator wrote %s\n", v)
 		if err := await([]byte(v)); err != nil {
 			return err
 		}
 	}
-	if err := operator.Delete(ctx, path, -1); err != nil {
+	if err := operator.Delete(ctx, path, coord.AnyVersion); err != nil {
 		return err
 	}
 	printf("operator deleted %s\n", path)

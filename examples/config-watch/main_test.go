@@ -14,8 +14,9 @@ func TestRun(t *testing.T) {
 	if err := run(ctx, &out); err != nil {
 		t.Fatal(err)
 	}
-	want := `billing  config removed
-search   config removed
+	// "config removed" only after the config existed and was deleted.
+	want := `billing  no config yet
+search   no config yet
 operator wrote {"timeout":"1s"}
 billing  config v0: {"timeout":"1s"}
 search   config v0: {"timeout":"1s"}
