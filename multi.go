@@ -31,7 +31,7 @@ type SetDataOp struct {
 	Version int32
 }
 
-// CheckOp fails the Multi unless the znode exists with this version (-1: any).
+// CheckOp fails the Multi unless the znode exists with this version (AnyVersion: any).
 type CheckOp struct {
 	Path    string
 	Version int32

@@ -110,7 +110,7 @@ func (s *Session) CreateStat(ctx context.Context, path string, data []byte, mode
 	return stripChroot(s.chroot, r.path), r.stat, nil
 }
 
-// Delete deletes the znode at path if its version matches (-1: any).
+// Delete deletes the znode at path if its version matches (AnyVersion: any).
 func (s *Session) Delete(ctx context.Context, path string, version int32) error {
 	full, err := s.begin(ctx, "delete", path)
 	if err != nil {
@@ -120,7 +120,7 @@ func (s *Session) Delete(ctx context.Context, path string, version int32) error 
 	return err
 }
 
-// SetData replaces the znode's data if its version matches (-1: any) and
+// SetData replaces the znode's data if its version matches (AnyVersion: any) and
 // returns its new Stat.
 func (s *Session) SetData(ctx context.Context, path string, data []byte, version int32) (Stat, error) {
 	full, err := s.begin(ctx, "setData", path)
@@ -134,7 +134,7 @@ func (s *Session) SetData(ctx context.Context, path string, data []byte, version
 	return r.stat, err
 }
 
-// SetACL replaces the znode's ACL if its ACL version matches (-1: any).
+// SetACL replaces the znode's ACL if its ACL version matches (AnyVersion: any).
 func (s *Session) SetACL(ctx context.Context, path string, acl []ACL, aversion int32) (Stat, error) {
 	full, err := s.begin(ctx, "setACL", path)
 	if err != nil {
