@@ -448,7 +448,7 @@ func (l *loader) apply(h *txnHeader, body any, sub bool) error {
 			}
 			d := zkwire.NewDecoder(s.data)
 			d.SetMaxLength(l.maxBuf)
-			rec, err := decodeBody(d, s.typ)
+			rec, err := decodeBody(d, s.data, s.typ)
 			if err != nil {
 				l.warn(fmt.Sprintf("multi at zxid %#x: part %d (type %d) does not decode (%v); the rest of the multi is not applied", h.zxid, i, s.typ, err))
 				return nil

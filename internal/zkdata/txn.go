@@ -88,14 +88,11 @@ type txnEntry struct {
 	digest *txnDigest
 }
 
-// jbool reads a jute boolean as Java does: true only for the byte 1.
-func jbool(d *zkwire.Decoder) bool {
-	if d.Remaining() < 1 {
-		return d.Bool()
-	}
-	b := d.Rest()[0]
-	d.Bool()
-	return b == 1
+// jbool reads a jute boolean as Java does: true only for the byte 1. buf
+// is the decoder's input.
+func jbool(d *zkwire.Decoder, buf []byte) bool {
+	off := d.Offset()
+	return d.Bool() && off < len(buf) && buf[off] == 1
 }
 
 func readACLs(d *zkwire.Decoder) []ACL {
@@ -115,11 +112,11 @@ func readHeader(d *zkwire.Decoder) txnHeader {
 }
 
 // decodeBody decodes the record of a transaction of type typ.
-func decodeBody(d *zkwire.Decoder, typ int32) (any, error) {
+func decodeBody(d *zkwire.Decoder, buf []byte, typ int32) (any, error) {
 	var body any
 	switch typ {
 	case opCreate, opCreate2:
-		c := &createTxn{path: d.UString(), data: d.Buffer(), acl: readACLs(d), ephemeral: jbool(d), parentCVersion: d.Int32()}
+		c := &createTxn{path: d.UString(), data: d.Buffer(), acl: readACLs(d), ephemeral: jbool(d, buf), parentCVersion: d.Int32()}
 		if typ == opCreate && errors.Is(d.Err(), zkwire.ErrShortBuffer) {
 			// Maybe the pre-3.3 CreateTxnV0, without parentCVersion.
 			return nil, errV0
@@ -187,11 +184,11 @@ func decodeTxn(b []byte, maxBuf int) (*txnEntry, error) {
 			e.body = &closeSessionTxn{}
 		}
 	default:
-		body, err := decodeBody(d, e.hdr.typ)
+		body, err := decodeBody(d, b, e.hdr.typ)
 		if errors.Is(err, errV0) {
 			d = zkwire.NewDecoder(b[bodyStart:])
 			d.SetMaxLength(maxBuf)
-			c := &createTxn{path: d.UString(), data: d.Buffer(), acl: readACLs(d), ephemeral: jbool(d), parentCVersion: -1}
+			c := &createTxn{path: d.UString(), data: d.Buffer(), acl: readACLs(d), ephemeral: jbool(d, b[bodyStart:]), parentCVersion: -1}
 			if d.Err() != nil {
 				return nil, fmt.Errorf("create transaction: %w", d.Err())
 			}

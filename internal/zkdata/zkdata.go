@@ -185,7 +185,7 @@ type Tree struct {
 	// ZooKeeper.
 	TxnDigestsVerified int
 	TxnDigestsSkipped  int
-	Warnings         []string      // recoverable oddities (torn log tails, gaps)
+	Warnings           []string // recoverable oddities (torn log tails, gaps)
 }
 
 // Paths returns every path of the tree, sorted.
