@@ -125,6 +125,12 @@ func (l *logReader) laterValidRecord(off int64) (int64, error) {
 				return -1, err
 			}
 		}
+		// A record's length (at p+8) is at least 32, so it has a nonzero
+		// byte: skip zero runs (preallocated padding) quickly.
+		if z := zeroRun(buf[p-base+8:]); z >= 4 {
+			p += int64(z) - 4
+			continue
+		}
 		h := buf[p-base : p-base+12]
 		n := int64(int32(binary.BigEndian.Uint32(h[8:])))
 		if n < txnHeaderSize || n > int64(l.max) || p+12+n+1 > l.size {
@@ -146,4 +152,16 @@ func (l *logReader) laterValidRecord(off int64) (int64, error) {
 		}
 	}
 	return -1, nil
+}
+
+// zeroRun returns how many leading bytes of b are zero.
+func zeroRun(b []byte) int {
+	i := 0
+	for i+8 <= len(b) && binary.LittleEndian.Uint64(b[i:]) == 0 {
+		i += 8
+	}
+	for i < len(b) && b[i] == 0 {
+		i++
+	}
+	return i
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -421,17 +422,19 @@ func copyDir(t *testing.T, src string) string {
 		if info.IsDir() {
 			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
 		}
-		b, err := os.ReadFile(p)
+		n := info.Size()
+		if strings.HasPrefix(info.Name(), "log.") {
+			// Keep a little of the zero padding, not 64 MiB of it.
+			n = min(n, logEnd(t, p)+4096)
+		}
+		f, err := os.Open(p)
 		if err != nil {
 			return err
 		}
-		if strings.HasPrefix(info.Name(), "log.") {
-			// Keep a little of the zero padding, not 64 MiB of it.
-			end := len(b)
-			for end > 0 && b[end-1] == 0 {
-				end--
-			}
-			b = b[:min(len(b), end+4096)]
+		defer f.Close()
+		b := make([]byte, n)
+		if _, err := io.ReadFull(f, b); err != nil {
+			return err
 		}
 		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
 	})
@@ -453,6 +456,25 @@ func flipByte(t *testing.T, path string, off int64) {
 	b[off] ^= 0x5a
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// logEnd returns the offset after the last good record of a log.
+func logEnd(t *testing.T, path string) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	lr := &logReader{name: path, r: f, size: st.Size(), max: DefaultMaxBuffer}
+	off := int64(logHeaderSize)
+	for {
+		_, next, status, _, err := lr.record(off)
+		if err != nil || status != recOK {
+			return off
+		}
+		off = next
 	}
 }
 
