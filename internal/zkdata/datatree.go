@@ -162,7 +162,7 @@ func (t *dataTree) createNode(p string, data []byte, acl []ACL, owner int64, par
 		return errBadPath
 	}
 	parentName, childName := parentOf(p)
-	parent := t.nodes[parentName]
+	parent := t.get(parentName)
 	if parent == nil {
 		return errNoNode
 	}
@@ -213,7 +213,7 @@ func (t *dataTree) deleteNode(p string, zxid int64) error {
 		return errBadPath
 	}
 	parentName, childName := parentOf(p)
-	parent := t.nodes[parentName]
+	parent := t.get(parentName)
 	if parent == nil {
 		return errNoNode
 	}

@@ -298,8 +298,13 @@ func (l *loader) replayFile(path string, last bool) error {
 	if err != nil {
 		return fmt.Errorf("zkdata: %w", err)
 	}
-	lr := &logReader{name: path, r: f, size: st.Size(), max: l.maxBuf}
-	if st.Size() == 0 && last {
+	return l.replayLog(path, f, st.Size(), last)
+}
+
+// replayLog applies the records of one log, read through r.
+func (l *loader) replayLog(path string, r io.ReaderAt, size int64, last bool) error {
+	lr := &logReader{name: path, r: r, size: size, max: l.maxBuf}
+	if size == 0 && last {
 		// ZooKeeper deletes an empty last log (created before its header
 		// was written).
 		l.warn(fmt.Sprintf("%s: empty log file ignored", path))
