@@ -319,6 +319,7 @@ func (l *loader) replayLog(path string, r io.ReaderAt, size int64, last bool) er
 	}
 	l.out.Logs = append(l.out.Logs, path)
 	off := int64(logHeaderSize)
+	var lastInFile int64 // zxid of the last record read from this file
 	for {
 		b, next, status, why, err := lr.record(off)
 		if err != nil {
@@ -328,7 +329,7 @@ func (l *loader) replayLog(path string, r io.ReaderAt, size int64, last bool) er
 			return nil
 		}
 		if status == recBad {
-			later, err := lr.laterValidRecord(off)
+			later, err := lr.laterValidRecord(off, lastInFile)
 			if err != nil {
 				return &FormatError{File: path, Offset: off, Msg: "reading", Err: err}
 			}
@@ -342,6 +343,7 @@ func (l *loader) replayLog(path string, r io.ReaderAt, size int64, last bool) er
 		if err != nil {
 			return &FormatError{File: path, Offset: off, Msg: "undecodable transaction", Err: fmt.Errorf("%w: %w", ErrCorrupt, err)}
 		}
+		lastInFile = e.hdr.zxid
 		if err := l.applyEntry(e, path, off); err != nil {
 			return err
 		}

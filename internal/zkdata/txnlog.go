@@ -112,7 +112,9 @@ func allZero(b []byte) bool {
 // laterValidRecord looks for a well-formed record (length, end byte and
 // checksum all right) starting after off, and returns its offset or -1.
 // It tells a corrupted record in the middle of a log from a torn tail.
-func (l *logReader) laterValidRecord(off int64) (int64, error) {
+// Only records whose TxnHeader has a known type and a zxid above minZxid
+// count, which also keeps the number of checksums computed small.
+func (l *logReader) laterValidRecord(off, minZxid int64) (int64, error) {
 	const win = 1 << 20
 	buf := make([]byte, 0, win+12)
 	var base int64 = -1 // file offset of buf[0]
@@ -143,6 +145,13 @@ func (l *logReader) laterValidRecord(off int64) (int64, error) {
 		if end[0] != eor {
 			continue
 		}
+		var th [txnHeaderSize]byte
+		if _, err := l.r.ReadAt(th[:], p+12); err != nil {
+			return -1, err
+		}
+		if z := int64(binary.BigEndian.Uint64(th[12:])); z <= minZxid || !knownTxnType(int32(binary.BigEndian.Uint32(th[28:]))) {
+			continue
+		}
 		body := make([]byte, n)
 		if _, err := l.r.ReadAt(body, p+12); err != nil {
 			return -1, err
@@ -164,4 +173,13 @@ func zeroRun(b []byte) int {
 		i++
 	}
 	return i
+}
+
+func knownTxnType(t int32) bool {
+	switch t {
+	case opError, opCreate, opDelete, opSetData, opSetACL, opCheck, opMulti, opCreate2, opReconfig,
+		opCreateContainer, opDeleteContainer, opCreateTTL, opCreateSession, opCloseSession:
+		return true
+	}
+	return false
 }
