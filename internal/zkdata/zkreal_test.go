@@ -370,8 +370,17 @@ func TestRealZooKeeperSnapshots(t *testing.T) {
 	})
 
 	t.Run("TruncatedLogTail", func(t *testing.T) {
+		// Replay everything from the initial snapshot (a later, fuzzy one
+		// may hold effects of the very transaction torn here, which a real
+		// torn write cannot produce).
 		dir := copyDir(t, run.dataDir)
-		last, lastOff, n := lastRecord(t, dir)
+		snaps, _ := filepath.Glob(filepath.Join(dir, "version-2", "snapshot.*"))
+		for _, s := range snaps {
+			if filepath.Base(s) != "snapshot.0" {
+				os.Remove(s)
+			}
+		}
+		last, lastOff, _ := lastRecord(t, dir)
 		if err := os.Truncate(last, lastOff+20); err != nil {
 			t.Fatal(err)
 		}
@@ -379,9 +388,8 @@ func TestRealZooKeeperSnapshots(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The torn record is lost unless the snapshot already covers it.
-		if want := max(tree.SnapshotZxid, tree.LastZxid-1); n > 1 && got.LastZxid != want {
-			t.Fatalf("last zxid %#x, want %#x", got.LastZxid, want)
+		if got.SnapshotZxid != 0 || got.LastZxid != tree.LastZxid-1 {
+			t.Fatalf("snapshot %#x, last zxid %#x, want 0 and %#x", got.SnapshotZxid, got.LastZxid, tree.LastZxid-1)
 		}
 		if !strings.Contains(strings.Join(got.Warnings, "\n"), "torn tail") {
 			t.Fatalf("no torn-tail warning: %v", got.Warnings)
