@@ -4,6 +4,19 @@
 // ZooKeeper's DataTree semantics, and returns the resulting data tree,
 // sessions and digest information in memory.
 //
+// Transactions are applied as ZooKeeper 3.9's DataTree.processTxn does,
+// including its replay tolerances for fuzzy snapshots (errors such as "no
+// node" and "node exists" are ignored; a create that finds its node fixes
+// the parent's cversion and pzxid), reconfig applied as a setData of
+// /zookeeper/config, and the quota statistics (zookeeper_stats) the
+// server maintains itself. When the snapshot and the log carry tree
+// digests (3.6+), the replayed tree is checked against them.
+//
+// Not supported: snappy-compressed snapshots (an ErrUnsupported error),
+// the zookeeper.emulate353TTLNodes encoding of TTLs, and servers run with
+// extended types disabled and a server id of 255 (whose session ids look
+// like TTL owners).
+//
 // Load never panics on bad input. Every length read from a file is checked
 // against what is left of the file (when that is known) and against
 // Options.MaxBuffer before anything is allocated. Structural problems are
