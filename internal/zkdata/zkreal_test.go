@@ -424,8 +424,16 @@ func TestRealZooKeeperGzipSnapshots(t *testing.T) {
 	if len(tree.Logs) == 0 || !strings.HasPrefix(tree.Logs[0], logDir) {
 		t.Fatalf("logs %v, want them from %s", tree.Logs, logDir)
 	}
-	if snapOnly, err := Load(run.dataDir, nil); err != nil || len(snapOnly.Logs) != 0 || snapOnly.LastZxid != snapOnly.SnapshotZxid || snapOnly.LastZxid > tree.LastZxid {
-		t.Fatalf("without the dataLogDir: %v, logs %v, last zxid %#x", err, snapOnly.Logs, snapOnly.LastZxid)
+	// Without the dataLogDir only the snapshot loads, or (when the fuzzy
+	// snapshot's digest needs the logs to be verified) a digest error.
+	snapOnly, err := Load(run.dataDir, nil)
+	switch {
+	case errors.Is(err, ErrDigestMismatch):
+		t.Logf("without the dataLogDir: %v", err)
+	case err != nil:
+		t.Fatalf("without the dataLogDir: %v", err)
+	case len(snapOnly.Logs) != 0 || snapOnly.LastZxid != snapOnly.SnapshotZxid || snapOnly.LastZxid > tree.LastZxid:
+		t.Fatalf("without the dataLogDir: logs %v, last zxid %#x", snapOnly.Logs, snapOnly.LastZxid)
 	}
 	logTree(t, tree)
 	if !strings.HasSuffix(tree.Snapshot, ".gz") {
