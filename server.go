@@ -465,9 +465,7 @@ func (n *Node) Stats() NodeStats {
 	f.mu.RLock()
 	st.Zxid = f.t.zxid
 	st.Znodes = len(f.t.nodes)
-	for p, z := range f.t.nodes {
-		st.DataSize += int64(len(p) + len(z.data))
-	}
+	st.DataSize = f.t.dataSize
 	st.GlobalSessions = len(f.t.sessions)
 	for id, e := range f.t.sessions {
 		if len(e.ephemerals) == 0 {

@@ -168,6 +168,7 @@ func decodeSnapshot(buf []byte, limits treeLimits) (*tree, error) {
 		}
 		n.acl = uint32(slot)
 		t.nodes[p] = n
+		t.dataSize += nodeSize(p, n)
 	}
 	if d.err != nil || len(d.b) != 0 {
 		return nil, errBadSnapshot

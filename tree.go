@@ -71,6 +71,7 @@ type tree struct {
 	zxid       int64             // last zxid handed out; one per applied command
 	lastBatch  map[uint64]uint64 // origin -> counter of the last batch applied from it
 	digest     uint64            // sum of node hashes, kept up to date by apply
+	dataSize   int64             // sum of every node's path and data lengths, kept likewise
 
 	cow    *cowSnap // set while a snapshot streams (see snapshot_cow.go)
 	limits treeLimits
@@ -139,6 +140,7 @@ func newTree(limits treeLimits) *tree {
 	root := &znode{data: []byte{}, acl: open}
 	t.nodes["/"] = root
 	t.digest = nodeHash("/", root) // insert adds the others
+	t.dataSize = nodeSize("/", root)
 	for _, p := range []string{zkRoot, zkQuota} {
 		t.acls.addRef(open)
 		t.insert(p, &znode{data: []byte{}, acl: open})
@@ -158,6 +160,7 @@ func (t *tree) insert(path string, n *znode) {
 	}
 	p.children[name] = struct{}{}
 	t.digest += nodeHash(path, n)
+	t.dataSize += nodeSize(path, n)
 }
 
 func (t *tree) unlink(path string, n *znode) {
@@ -170,7 +173,12 @@ func (t *tree) unlink(path string, n *znode) {
 		p.children = nil
 	}
 	t.digest -= nodeHash(path, n)
+	t.dataSize -= nodeSize(path, n)
 }
+
+// nodeSize is what a node adds to the tree's data size (ZooKeeper's
+// approximate_data_size: path and data lengths).
+func nodeSize(path string, n *znode) int64 { return int64(len(path) + len(n.data)) }
 
 var crcTable = crc64.MakeTable(crc64.ECMA)
 
@@ -200,6 +208,7 @@ func nodeHash(path string, n *znode) uint64 {
 func (t *tree) modify(path string, n *znode, f func(*znode)) {
 	t.preserve(path, n)
 	t.digest -= nodeHash(path, n)
+	t.dataSize -= nodeSize(path, n)
 	if t.undo != nil {
 		old := *n
 		t.undo = append(t.undo, func() {
@@ -211,6 +220,7 @@ func (t *tree) modify(path string, n *znode, f func(*znode)) {
 	}
 	f(n)
 	t.digest += nodeHash(path, n)
+	t.dataSize += nodeSize(path, n)
 }
 
 // applyBatch applies every entry of b in order and returns their results.
@@ -345,7 +355,7 @@ func (t *tree) applyMulti(c *command, zxid int64) result {
 		return res
 	}
 	t.undo = make([]func(), 0, 8)
-	digest := t.digest
+	digest, dataSize := t.digest, t.dataSize
 	failed := -1
 	for i := range c.ops {
 		op := c.ops[i]
@@ -371,7 +381,7 @@ func (t *tree) applyMulti(c *command, zxid int64) result {
 	for i := len(undo) - 1; i >= 0; i-- {
 		undo[i]()
 	}
-	t.digest = digest
+	t.digest, t.dataSize = digest, dataSize
 	t.fired = t.fired[:0]
 	t.unrefs = t.unrefs[:0]
 	for i := range res.multi {
@@ -769,9 +779,11 @@ func (t *tree) takeSessionChanges() (opened []int64, closed []closedSession, mov
 // reference counts, the running digest and the quota index and stats.
 func (t *tree) checkInvariants() error {
 	var digest uint64
+	var dataSize int64
 	refs := make(map[uint32]int64)
 	for path, n := range t.nodes {
 		digest += nodeHash(path, n)
+		dataSize += nodeSize(path, n)
 		refs[n.acl]++
 		if int(n.acl) >= len(t.acls.lists) || t.acls.lists[n.acl].refs == 0 {
 			return fmt.Errorf("%s: dangling ACL slot %d", path, n.acl)
@@ -831,6 +843,9 @@ func (t *tree) checkInvariants() error {
 	}
 	if digest != t.digest {
 		return fmt.Errorf("digest %x, recomputed %x", t.digest, digest)
+	}
+	if dataSize != t.dataSize {
+		return fmt.Errorf("data size %d, recomputed %d", t.dataSize, dataSize)
 	}
 	for id, s := range t.sessions {
 		for p := range s.ephemerals {
