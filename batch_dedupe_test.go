@@ -88,7 +88,7 @@ func TestGroupEntry(t *testing.T) {
 		// and its entries name this node, which has nobody waiting for them.
 		member(n.tag, 1, "/g/self-"),
 	}
-	data := appendGroupHeader(nil, groupTime, len(members))
+	data := appendGroupHeader(nil, logFormat1, groupTime, len(members))
 	for _, m := range members {
 		data = appendGroupMember(data, m)
 	}
@@ -111,7 +111,7 @@ func TestGroupEntry(t *testing.T) {
 	}
 	// A malformed group is skipped as a whole by every replica alike;
 	// the node goes on.
-	bad := appendGroupHeader(nil, groupTime, 2)
+	bad := appendGroupHeader(nil, logFormat1, groupTime, 2)
 	bad = appendGroupMember(bad, member(103, 1, "/g/c-"))
 	if err := n.replica.Apply(bad).Error(); err != nil {
 		t.Fatal(err)
@@ -133,7 +133,7 @@ func TestSplitEntry(t *testing.T) {
 	if err := splitEntry(one, collect); err != nil || len(got) != 1 || !bytes.Equal(got[0], one) {
 		t.Fatalf("plain batch: %v, %d parts", err, len(got))
 	}
-	group := appendGroupHeader(nil, 42, 2)
+	group := appendGroupHeader(nil, logFormat1, 42, 2)
 	group = appendGroupMember(group, one)
 	group = appendGroupMember(group, one)
 	got = nil
@@ -170,7 +170,7 @@ func TestSplitEntry(t *testing.T) {
 	for name, buf := range map[string][]byte{
 		"Entry":  {99, 0},
 		"Empty":  {},
-		"Member": appendGroupMember(appendGroupMember(appendGroupHeader(nil, 42, 2), one), []byte{99}),
+		"Member": appendGroupMember(appendGroupMember(appendGroupHeader(nil, logFormat1, 42, 2), one), []byte{99}),
 	} {
 		err := splitEntry(buf, func([]byte, int64, bool) error {
 			t.Fatalf("%s: a batch was passed on", name)
@@ -192,7 +192,7 @@ func TestSplitEntry(t *testing.T) {
 // that splits into the same members with the same time.
 func FuzzSplitEntry(f *testing.F) {
 	one := encodeBatch(nil, testBatch())
-	g := appendGroupHeader(nil, 42, 2)
+	g := appendGroupHeader(nil, logFormat1, 42, 2)
 	g = appendGroupMember(appendGroupMember(g, one), one)
 	f.Add(g)
 	f.Add(one)
@@ -212,7 +212,7 @@ func FuzzSplitEntry(f *testing.F) {
 		if err != nil || len(members) == 0 {
 			return
 		}
-		re := appendGroupHeader(nil, at, len(members))
+		re := appendGroupHeader(nil, logFormat1, at, len(members))
 		for _, m := range members {
 			re = appendGroupMember(re, m)
 		}
@@ -346,7 +346,7 @@ func TestUnknownFormatHalts(t *testing.T) {
 	ctx := context.Background()
 	for name, data := range map[string][]byte{
 		"entry":        {99, 0, 0},
-		"group member": appendGroupMember(appendGroupHeader(nil, 1, 1), []byte{99, 0}),
+		"group member": appendGroupMember(appendGroupHeader(nil, logFormat1, 1, 1), []byte{99, 0}),
 	} {
 		t.Run(name, func(t *testing.T) {
 			n, err := Open(ctx, Config{})

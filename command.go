@@ -25,7 +25,59 @@ const (
 	opDelQuota        opKind = 11
 	opSync            opKind = 12 // a place in the log; changes nothing, takes no zxid
 	opAttachSession   opKind = 13 // a session moves to the proposing node; takes no zxid
+	opSetFormat       opKind = 14 // the ensemble's active log format rises; takes no zxid (log format 2)
 )
+
+// Log formats: what a node can read of the log and of snapshots. A node
+// reads every format up to logFormatMax. The ensemble's active format
+// (tree.format) rises, through an opSetFormat entry, only once every member
+// supports the next one (formatgate.go); entries and snapshots are written
+// in the active format, so a node of an older version never meets one it
+// cannot read until the format rose, and then it stops at once (an entry
+// tag or snapshot version it does not know) rather than drift.
+const (
+	// logFormat1: entry tags batchFormat and groupFormat, snapshot
+	// version 3. coord before the format gate wrote only this.
+	logFormat1 = 1
+	// logFormat2: entry tags batchFormatV2 and groupFormatV2, snapshot
+	// version 4 (which records the active format), and opSetFormat.
+	logFormat2   = 2
+	logFormatMax = logFormat2
+)
+
+// Entry tags of log format 2: the same layouts as batchFormat and
+// groupFormat, under tags that nodes of format 1 do not accept.
+const (
+	batchFormatV2 = 4
+	groupFormatV2 = 5
+)
+
+// batchTag and groupTag are the entry tags of a log format.
+func batchTag(format uint8) byte {
+	if format >= logFormat2 {
+		return batchFormatV2
+	}
+	return batchFormat
+}
+
+func groupTag(format uint8) byte {
+	if format >= logFormat2 {
+		return groupFormatV2
+	}
+	return groupFormat
+}
+
+// tagFormat is the log format of an entry or batch tag; 0 for a tag this
+// node does not know.
+func tagFormat(tag byte) uint8 {
+	switch tag {
+	case batchFormat, groupFormat:
+		return logFormat1
+	case batchFormatV2, groupFormatV2:
+		return logFormat2
+	}
+	return 0
+}
 
 // command is one state change. Fields are used according to kind; the
 // caller's identities travel with it so that apply can check ACLs
@@ -48,7 +100,8 @@ type command struct {
 // batch is the payload of one raft log entry: commands from any number of
 // sessions, stamped with the leader's clock when it proposed them.
 type batch struct {
-	time int64 // ms since the epoch, leader's clock
+	format uint8 // the log format it is encoded in; 0 means logFormat1
+	time   int64 // ms since the epoch, leader's clock
 	// origin and counter identify the batch: every node numbers the
 	// batches it sends, and apply skips a batch whose counter is not above
 	// the last one applied from that origin. A stale copy (a forward that
@@ -82,8 +135,8 @@ const groupFormat = 3
 
 // appendGroupHeader starts a group entry of count batches; each batch then
 // follows with appendGroupMember.
-func appendGroupHeader(dst []byte, time int64, count int) []byte {
-	dst = append(dst, groupFormat)
+func appendGroupHeader(dst []byte, format uint8, time int64, count int) []byte {
+	dst = append(dst, groupTag(format))
 	dst = binary.AppendVarint(dst, time)
 	return binary.AppendUvarint(dst, uint64(count))
 }
@@ -104,9 +157,9 @@ var errUnknownFormat = errors.New("coord: raft entry of an unknown format")
 // splitEntry stops at the first error from f.
 func splitEntry(data []byte, f func(batch []byte, time int64, grouped bool) error) error {
 	switch {
-	case len(data) > 0 && data[0] == batchFormat:
+	case len(data) > 0 && (data[0] == batchFormat || data[0] == batchFormatV2):
 		return f(data, 0, false)
-	case len(data) == 0 || data[0] != groupFormat:
+	case len(data) == 0 || (data[0] != groupFormat && data[0] != groupFormatV2):
 		return errUnknownFormat
 	}
 	if err := walkGroup(data, checkMemberFormat); err != nil {
@@ -116,7 +169,7 @@ func splitEntry(data []byte, f func(batch []byte, time int64, grouped bool) erro
 }
 
 func checkMemberFormat(b []byte, _ int64, _ bool) error {
-	if len(b) == 0 || b[0] != batchFormat {
+	if len(b) == 0 || (b[0] != batchFormat && b[0] != batchFormatV2) {
 		return errUnknownFormat
 	}
 	return nil
@@ -149,7 +202,7 @@ func walkGroup(data []byte, f func(batch []byte, time int64, grouped bool) error
 // decoding its commands.
 func batchHeader(buf []byte) (origin, counter uint64, err error) {
 	d := decoder{b: buf}
-	if d.byte() != batchFormat {
+	if tag := d.byte(); tag != batchFormat && tag != batchFormatV2 {
 		return 0, 0, errCorrupt
 	}
 	d.varint()
@@ -190,7 +243,7 @@ const (
 )
 
 func encodeBatch(dst []byte, b *batch) []byte {
-	dst = append(dst, batchFormat)
+	dst = append(dst, batchTag(b.format))
 	dst = binary.AppendVarint(dst, b.time)
 	dst = binary.AppendUvarint(dst, b.origin)
 	dst = binary.AppendUvarint(dst, b.counter)
@@ -251,6 +304,8 @@ func encodeCommand(dst []byte, c *command) []byte {
 	case opSetQuota:
 		dst = appendString(dst, c.path)
 		dst = appendBytes(dst, c.data)
+	case opSetFormat:
+		dst = binary.AppendVarint(dst, int64(c.version))
 	}
 	return dst
 }
@@ -284,8 +339,9 @@ var errCorrupt = errors.New("coord: corrupt command encoding")
 // checked against what remains before anything is allocated, and the first
 // problem sticks.
 type decoder struct {
-	b   []byte
-	err error
+	b      []byte
+	err    error
+	format uint8 // of the batch being decoded: which commands it may hold
 }
 
 func (d *decoder) fail() {
@@ -391,9 +447,13 @@ func decodeBatch(buf []byte) (batch, error) { return decodeBatchInto(buf, nil) }
 func decodeBatchInto(buf []byte, ents []entry) (batch, error) {
 	d := decoder{b: buf}
 	var b batch
-	if d.byte() != batchFormat {
+	switch tag := d.byte(); tag {
+	case batchFormat, batchFormatV2:
+		d.format = tagFormat(tag)
+	default:
 		return batch{}, errCorrupt
 	}
+	b.format = d.format
 	b.time = d.varint()
 	b.origin = d.uvarint()
 	b.counter = d.uvarint()
@@ -477,6 +537,16 @@ func (d *decoder) command(c *command, depth int) {
 	case opSetQuota:
 		c.path = d.string()
 		c.data = d.bytes()
+	case opSetFormat:
+		c.version = d.int32()
+		switch {
+		case d.format < logFormat2 || depth > 0:
+			d.fail() // not a command of format 1: the batch is corrupt
+		case d.err == nil && c.version > logFormatMax:
+			// A format this node cannot read: it must stop here, not skip.
+			d.err = errUnknownFormat
+			d.b = nil
+		}
 	case opSync:
 	default:
 		d.fail()

@@ -84,10 +84,11 @@ type Config struct {
 	// mutual TLS.
 	Network Network
 
-	// ElectionTimeout is raft's heartbeat and election timeout for
-	// multi-node ensembles: a dead leader is replaced after about one to two
-	// of these. Zero means 1s (LAN). Single-node ensembles use raft's
-	// minimum.
+	// ElectionTimeout is raft's election timeout for multi-node
+	// ensembles: followers that hear nothing from the leader for a random
+	// half to one of these stand for election, so a dead or cut-off leader
+	// is replaced within about one to one and a half of them. Zero means 1s
+	// (LAN). Single-node ensembles use raft's minimum.
 	ElectionTimeout time.Duration
 
 	// SnapshotThreshold is how many raft entries accumulate before the
@@ -497,6 +498,8 @@ func (n *Node) tickLoop() {
 	defer expiry.Stop()
 	containers := time.NewTicker(n.cfg.ContainerCheckInterval)
 	defer containers.Stop()
+	formats := time.NewTicker(formatCheckInterval)
+	defer formats.Stop()
 	for {
 		select {
 		case <-n.stop:
@@ -509,6 +512,10 @@ func (n *Node) tickLoop() {
 		case now := <-containers.C:
 			if n.isLeader.Load() {
 				n.cleanupContainers(now)
+			}
+		case <-formats.C:
+			if n.isLeader.Load() {
+				n.maybeRaiseFormat()
 			}
 		}
 	}

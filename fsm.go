@@ -15,7 +15,8 @@ import (
 // Snapshot and Restore from its one FSM goroutine, never concurrently with
 // each other; readers on other goroutines take mu for reading.
 type fsm struct {
-	halted atomic.Bool // see halt
+	halted atomic.Bool  // see halt
+	format atomic.Int32 // the tree's active log format, for the proposer
 
 	node *Node
 
@@ -37,6 +38,7 @@ type fsm struct {
 func newFSM(n *Node, limits treeLimits) *fsm {
 	f := &fsm{node: n, t: newTree(limits), appliedCond: make(chan struct{})}
 	f.t.keepEffects = true
+	f.format.Store(int32(f.t.format))
 	return f
 }
 
@@ -61,6 +63,9 @@ func (f *fsm) ApplyBatch(logs []raftfsm.Entry) {
 		}
 		err := splitEntry(l.Data, func(data []byte, time int64, grouped bool) error {
 			b, err := decodeBatchInto(data, f.entBuf)
+			if errors.Is(err, errUnknownFormat) {
+				return err // a format this node cannot read: halt below
+			}
 			if err != nil {
 				// Every replica decodes the same bytes the same way, so
 				// skipping keeps them in step; the batch's proposer learns
@@ -104,6 +109,7 @@ func (f *fsm) ApplyBatch(logs []raftfsm.Entry) {
 	// Still under the write lock: no read sees this state before its
 	// watch events are queued (doc.go's ordering guarantee).
 	f.runEffects(f.t.takeEffects())
+	f.format.Store(int32(f.t.format))
 	f.mu.Unlock()
 
 	if len(opened) > 0 {
@@ -128,6 +134,10 @@ func (f *fsm) ApplyBatch(logs []raftfsm.Entry) {
 	f.setApplied(last)
 	f.node.proposer.applied(last)
 }
+
+// activeFormat is the ensemble's active log format as this node applied
+// it.
+func (f *fsm) activeFormat() uint8 { return uint8(f.format.Load()) }
 
 // runEffects does, in order, what apply asked for. Called with mu held
 // for writing; it must not block (the registry queues events without
@@ -213,6 +223,7 @@ func (f *fsm) Restore(r io.Reader) error {
 	t.keepEffects = true
 	old := f.t
 	f.t = t
+	f.format.Store(int32(t.format))
 	f.catchUpWatchesLocked(old, t)
 	f.mu.Unlock()
 	f.catchUpSessions(t)

@@ -32,6 +32,9 @@ type proposer struct {
 	// holdForward, when set (tests only), runs before a received forward
 	// is queued.
 	holdForward atomic.Pointer[func()]
+	// advertiseFormat, when set (tests only), is the log format this node
+	// tells the leader it reads, as an older member would.
+	advertiseFormat atomic.Int32
 
 	orphMu   sync.Mutex
 	orphans  []orphanCheck // guarded by orphMu; see settleAfter
@@ -278,8 +281,8 @@ func (p *proposer) fail(seqs []uint64, r result) {
 func (p *proposer) run() {
 	defer p.n.wg.Done()
 	go p.awaitFutures()
-	max := p.n.cfg.MaxBatch
-	batchBuf := make([]*proposal, 0, max)
+	maxBatch := p.n.cfg.MaxBatch
+	batchBuf := make([]*proposal, 0, maxBatch)
 	var enc, group []byte
 	var entries []entry
 	var counter uint64
@@ -306,7 +309,7 @@ func (p *proposer) run() {
 		props := append(batchBuf[:0], first)
 		size := first.size()
 	drain:
-		for len(props) < max && size < maxEntryBytes {
+		for len(props) < maxBatch && size < maxEntryBytes {
 			select {
 			case pr := <-p.queue:
 				props = append(props, pr)
@@ -319,7 +322,10 @@ func (p *proposer) run() {
 		term := p.n.replica.Term()
 		in := inflight{slot: slot}
 		now := time.Now().UnixMilli()
-		b := batch{time: now, origin: p.n.tag, entries: entries[:0]}
+		// Entries are written in the ensemble's active log format; the
+		// command that raises it is the first of the new one.
+		format := p.n.fsm.activeFormat()
+		b := batch{format: format, time: now, origin: p.n.tag, entries: entries[:0]}
 		for _, pr := range props {
 			switch {
 			case pr.fwd != nil && leader && pr.term == term:
@@ -335,6 +341,9 @@ func (p *proposer) run() {
 			default:
 				in.seqs = append(in.seqs, pr.seq)
 				b.entries = append(b.entries, entry{origin: p.n.tag, seq: pr.seq, cmd: pr.cmd})
+				if pr.cmd.kind == opSetFormat {
+					b.format = max(b.format, uint8(pr.cmd.version))
+				}
 			}
 		}
 		clear(props) // the queue's proposals are referenced elsewhere now
@@ -359,7 +368,11 @@ func (p *proposer) run() {
 			if own {
 				members++
 			}
-			group = appendGroupHeader(group[:0], now, members)
+			gf := b.format
+			for _, f := range in.fwds {
+				gf = max(gf, tagFormat(f.fwd[0]))
+			}
+			group = appendGroupHeader(group[:0], gf, now, members)
 			if own {
 				group = appendGroupMember(group, enc)
 			}

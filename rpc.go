@@ -16,6 +16,7 @@ import (
 const (
 	rpcForward byte = 1
 	rpcTouch   byte = 2
+	rpcInfo    byte = 3 // the highest log format the member reads (formatgate.go)
 
 	rpcOK        = cluster.StatusOK
 	rpcNotLeader = cluster.StatusNotLeader
@@ -53,6 +54,12 @@ func (n *Node) handleRPC(typ byte, payload []byte, respond func(status byte, pay
 			n.tracker.touch(v, 0, now)
 		}
 		respond(rpcOK, nil)
+	case rpcInfo:
+		max := uint64(logFormatMax)
+		if v := n.proposer.advertiseFormat.Load(); v > 0 { // tests: an older member
+			max = uint64(v)
+		}
+		respond(rpcOK, binary.AppendUvarint(nil, max))
 	default:
 		respond(rpcFailed, []byte("unknown rpc"))
 	}

@@ -448,6 +448,11 @@ type NodeStats struct {
 	// EphemeralsBySession lists the ephemeral paths, sorted, of every
 	// session of the ensemble that has any.
 	EphemeralsBySession map[int64][]string
+
+	// LogFormatActive is the ensemble's active log format; LogFormatMax
+	// the highest this build reads (coord_log_format_active and _max).
+	LogFormatActive int
+	LogFormatMax    int
 }
 
 // SessionStats describes one session attached to the node.
@@ -461,6 +466,7 @@ type SessionStats struct {
 // Stats returns the node's current figures.
 func (n *Node) Stats() NodeStats {
 	st := NodeStats{Role: n.Role(), EphemeralsBySession: make(map[int64][]string)}
+	st.LogFormatActive, st.LogFormatMax = n.LogFormat()
 	f := n.fsm
 	f.mu.RLock()
 	st.Zxid = f.t.zxid

@@ -3,6 +3,7 @@ package coord
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc64"
 	"slices"
 )
@@ -18,8 +19,12 @@ import (
 //
 // Ephemeral sets and the container/TTL indexes are derived on restore.
 const (
-	snapMagic   = "COORDSNP"
-	snapVersion = 3
+	snapMagic = "COORDSNP"
+	// snapVersion is written while the active log format is 1, exactly as
+	// coord wrote it before the format gate; snapVersionFormat once it
+	// rose: the active format follows the version byte.
+	snapVersion       = 3
+	snapVersionFormat = 4
 )
 
 var errBadSnapshot = errors.New("coord: corrupt snapshot")
@@ -36,7 +41,12 @@ func encodeSnapshot(t *tree) []byte {
 // checksum, ending with the node count.
 func encodeSnapshotHead(b []byte, t *tree) []byte {
 	b = append(b, snapMagic...)
-	b = append(b, snapVersion)
+	if t.format <= logFormat1 {
+		b = append(b, snapVersion)
+	} else {
+		b = append(b, snapVersionFormat)
+		b = binary.AppendUvarint(b, uint64(t.format))
+	}
 	b = binary.AppendVarint(b, t.zxid)
 	b = binary.AppendUvarint(b, t.digest)
 	b = binary.AppendVarint(b, t.now)
@@ -97,10 +107,18 @@ func decodeSnapshot(buf []byte, limits treeLimits) (*tree, error) {
 	if crc64.Checksum(body, crcTable) != sum {
 		return nil, errBadSnapshot
 	}
-	if body[len(snapMagic)] != snapVersion {
-		return nil, errors.New("coord: unsupported snapshot version")
+	version := body[len(snapMagic)]
+	if version != snapVersion && version != snapVersionFormat {
+		return nil, fmt.Errorf("coord: unsupported snapshot version %d (this build reads %d and %d)", version, snapVersion, snapVersionFormat)
 	}
 	d := decoder{b: body[len(snapMagic)+1:]}
+	format := uint64(logFormat1)
+	if version == snapVersionFormat {
+		format = d.uvarint()
+		if d.err == nil && format > logFormatMax {
+			return nil, fmt.Errorf("coord: the snapshot is of log format %d; this build reads up to %d: upgrade it", format, logFormatMax)
+		}
+	}
 	t := &tree{
 		nodes:      make(map[string]*znode),
 		acls:       newACLTable(),
@@ -108,6 +126,7 @@ func decodeSnapshot(buf []byte, limits treeLimits) (*tree, error) {
 		containers: make(map[string]struct{}),
 		ttls:       make(map[string]struct{}),
 		lastBatch:  make(map[uint64]uint64),
+		format:     uint8(format),
 		limits:     limits,
 	}
 	t.zxid = d.varint()

@@ -69,6 +69,7 @@ type tree struct {
 	containers map[string]struct{}
 	ttls       map[string]struct{}
 	zxid       int64             // last zxid handed out; one per applied command
+	format     uint8             // the ensemble's active log format (command.go)
 	lastBatch  map[uint64]uint64 // origin -> counter of the last batch applied from it
 	digest     uint64            // sum of node hashes, kept up to date by apply
 	dataSize   int64             // sum of every node's path and data lengths, kept likewise
@@ -132,6 +133,7 @@ func newTree(limits treeLimits) *tree {
 		containers: make(map[string]struct{}),
 		ttls:       make(map[string]struct{}),
 		lastBatch:  make(map[uint64]uint64),
+		format:     logFormat1,
 		limits:     limits,
 	}
 	// As ZooKeeper's DataTree: empty (not null) data, and the aversion -1
@@ -260,6 +262,13 @@ func (t *tree) applyOne(c *command) result {
 		return result{}
 	case opAttachSession:
 		return t.attachSession(c)
+	case opSetFormat:
+		// Only ever rises; the decoder refused a format above this
+		// node's, so every replica applies it alike.
+		if f := uint8(c.version); f > t.format {
+			t.format = f
+		}
+		return result{}
 	}
 	if !t.ownedByOrigin(c) {
 		return result{err: CodeSessionMoved} // refused before it could take a zxid

@@ -122,9 +122,19 @@ func Start(cfg Config, sm StateMachine) (rep *Replica, err error) {
 		rc.ElectionTimeout = 5 * time.Millisecond
 		rc.LeaderLeaseTimeout = 5 * time.Millisecond
 	} else {
-		rc.HeartbeatTimeout = cfg.ElectionTimeout
+		// A follower stands for election after a random 1–2 heartbeat
+		// timeouts without a leader. Half an election timeout puts a new
+		// leader within about one election timeout of the old one's death
+		// (a vote round included), as ZooKeeper's ensembles manage; never
+		// under 100ms, below which a loaded machine's scheduling pauses
+		// would depose healthy leaders.
+		hb := cfg.ElectionTimeout / 2
+		if hb < 100*time.Millisecond {
+			hb = min(cfg.ElectionTimeout, 100*time.Millisecond)
+		}
+		rc.HeartbeatTimeout = hb
 		rc.ElectionTimeout = cfg.ElectionTimeout
-		rc.LeaderLeaseTimeout = cfg.ElectionTimeout / 2
+		rc.LeaderLeaseTimeout = hb
 	}
 	// Followers learn of commits on the next append; while idle the
 	// leader sends one after CommitTimeout. Forwarded writes wait for
