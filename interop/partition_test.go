@@ -13,8 +13,9 @@ import (
 // packet between the leader's namespace and its peers' is dropped
 // (nftables, or blackhole routes without nft) while its clients still
 // reach it — or a kill (SIGKILL). The recovery time is the time from the
-// fault to the first write acknowledged through another server among the
-// writes called after the fault.
+// fault (the moment it is in place: drop rules loaded, process reaped) to
+// the first write acknowledged through another server among the writes
+// called after the fault.
 //
 // TestPartitionLeaderFaults asserts safety only, for coordd and for
 // ZooKeeper 3.8: every acknowledged write is present exactly once on every
@@ -73,7 +74,10 @@ func measureFault(tb testing.TB, s *partServers, f partFault, prefix string) par
 	leader := s.leader(10 * time.Second)
 	others := func(n int) bool { return n != leader }
 
-	t0 := time.Now()
+	// t0 is when the fault is in place: the drop rules are loaded (nft
+	// takes a few ms, and a write called meanwhile may still commit
+	// through the old leader), or the killed process has been reaped.
+	begin := time.Now()
 	switch f {
 	case faultCut:
 		if err := s.lab.Isolate(leader); err != nil {
@@ -81,6 +85,10 @@ func measureFault(tb testing.TB, s *partServers, f partFault, prefix string) par
 		}
 	case faultKill:
 		s.kill(leader)
+	}
+	t0 := time.Now()
+	if d := t0.Sub(begin); d > 200*time.Millisecond {
+		tb.Logf("injecting the fault took %v", d)
 	}
 	at, ok := w.waitAck(t0, others, partMaxRecovery)
 	res := partResult{kind: s.kind, fault: f, leader: leader, recovery: at.Sub(t0), recovered: ok}
