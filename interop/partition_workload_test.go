@@ -516,3 +516,33 @@ func (w *partWorkload) verify(tb testing.TB) {
 		tb.Errorf("%s: porcupine gave no verdict (%s) on %d operations", w.s.kind, res, len(w.history))
 	}
 }
+
+// The register model rejects what it must: a read of a value older than
+// a write that completed before the read began, and a CAS that succeeded
+// with a stale version.
+func TestRegisterModelRejects(t *testing.T) {
+	w := regInput{key: "/r", kind: regSet, val: "a"}
+	ok := func(ops ...porcupine.Operation) bool {
+		return porcupine.CheckOperations(registerModel.ToModel(), ops)
+	}
+	good := []porcupine.Operation{
+		{ClientId: 0, Input: w, Output: regOutput{res: regOK, ver: 1}, Call: 0, Return: 10},
+		{ClientId: 1, Input: regInput{key: "/r", kind: regRead}, Output: regOutput{res: regOK, val: "a", ver: 1}, Call: 20, Return: 30},
+		{ClientId: 1, Input: regInput{key: "/r", kind: regCAS, val: "b", exp: 1}, Output: regOutput{res: regOK, ver: 2}, Call: 40, Return: 50},
+		{ClientId: 0, Input: regInput{key: "/r", kind: regCAS, val: "c", exp: 1}, Output: regOutput{res: regBadVersion}, Call: 60, Return: 70},
+		{ClientId: 0, Input: regInput{key: "/r", kind: regSet, val: "d"}, Output: regOutput{res: regUnknown}, Call: 80, Return: math.MaxInt64},
+	}
+	if !ok(good...) {
+		t.Fatal("a linearizable history was rejected")
+	}
+	stale := slices.Clone(good[:1])
+	stale = append(stale, porcupine.Operation{ClientId: 1, Input: regInput{key: "/r", kind: regRead}, Output: regOutput{res: regOK, val: "", ver: 0}, Call: 20, Return: 30})
+	if ok(stale...) {
+		t.Error("a stale read was accepted")
+	}
+	staleCAS := slices.Clone(good[:3])
+	staleCAS = append(staleCAS, porcupine.Operation{ClientId: 0, Input: regInput{key: "/r", kind: regCAS, val: "c", exp: 1}, Output: regOutput{res: regOK, ver: 3}, Call: 60, Return: 70})
+	if ok(staleCAS...) {
+		t.Error("a CAS with a stale version was accepted")
+	}
+}
