@@ -51,6 +51,7 @@ type partResult struct {
 	leader    int
 	recovery  time.Duration
 	recovered bool
+	elected   time.Duration // when another server first said it leads (srvr, polled); 0: not seen
 }
 
 // The bounds of one measurement.
@@ -90,8 +91,30 @@ func measureFault(tb testing.TB, s *partServers, f partFault, prefix string) par
 	if d := t0.Sub(begin); d > 200*time.Millisecond {
 		tb.Logf("injecting the fault took %v", d)
 	}
+	// Poll the others' srvr to split the recovery into the election and
+	// what follows it.
+	elected := make(chan time.Duration, 1)
+	stopPoll := make(chan struct{})
+	go func() {
+		defer close(elected)
+		for {
+			for i := range partNodes {
+				if i != leader && s.mode(i) == "leader" {
+					elected <- time.Since(t0)
+					return
+				}
+			}
+			select {
+			case <-stopPoll:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
 	at, ok := w.waitAck(t0, others, partMaxRecovery)
 	res := partResult{kind: s.kind, fault: f, leader: leader, recovery: at.Sub(t0), recovered: ok}
+	close(stopPoll)
+	res.elected = <-elected
 	time.Sleep(partHold)
 
 	repaired := time.Now()
@@ -113,7 +136,11 @@ func (r partResult) String() string {
 	if !r.recovered {
 		return fmt.Sprintf("%s leader %s (node %d): no write acknowledged by the others within %v", r.kind, r.fault, r.leader+1, partMaxRecovery)
 	}
-	return fmt.Sprintf("%s leader %s (node %d): first write acknowledged by the others %d ms after the fault", r.kind, r.fault, r.leader+1, r.recovery.Milliseconds())
+	el := "no new leader seen by then"
+	if r.elected > 0 {
+		el = fmt.Sprintf("a new leader seen after %d ms", r.elected.Milliseconds())
+	}
+	return fmt.Sprintf("%s leader %s (node %d): first write acknowledged by the others %d ms after the fault (%s)", r.kind, r.fault, r.leader+1, r.recovery.Milliseconds(), el)
 }
 
 func TestPartitionLeaderFaults(t *testing.T) {
