@@ -73,6 +73,7 @@ var imports = map[string]string{
 	"coord":     "github.com/coordkit/coord",
 	"coordtest": "github.com/coordkit/coord/coordtest",
 	"recipe":    "github.com/coordkit/coord/recipe",
+	"zkserver":  "github.com/coordkit/coord/zkserver",
 }
 
 var (
