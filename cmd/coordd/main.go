@@ -348,7 +348,15 @@ func serve(ctx context.Context, cfg daemonConfig, closeTimeout time.Duration, lo
 	}
 	logger.Info("serving", "client", wire.Addr().String(), "role", n.Role(), "after", time.Since(start).Round(time.Millisecond))
 
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-n.Done():
+		// The node stopped on its own: its log store failed, or it met a
+		// log entry of a newer format.
+		logger.Error("the node stopped", "err", n.Err())
+		wire.Close()
+		return 1
+	}
 	logger.Info("shutting down", "role", n.Role())
 	cctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
@@ -364,8 +372,10 @@ func serve(ctx context.Context, cfg daemonConfig, closeTimeout time.Duration, lo
 	select {
 	case err = <-done:
 	case <-again:
-		logger.Warn("second signal: aborting")
-		err = n.Abort()
+		// At once: the process ends, and with it whatever the clean
+		// close was waiting for; the ensemble sees a crash.
+		logger.Warn("second signal: exiting without a clean close")
+		return 1
 	}
 	if err != nil {
 		logger.Error("close", "err", err)
