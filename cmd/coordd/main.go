@@ -108,7 +108,7 @@ func newOptions(name string, stderr io.Writer) *options {
 	fs.DurationVar(&o.closeTimeout, "close-timeout", 10*time.Second, "how long a clean shutdown may take")
 	fs.StringVar(&o.debugAddr, "debug-addr", "", "serve Go's /debug/pprof on this `host:port` (e.g. 127.0.0.1:6060)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, `usage: coordd [flags] [zoo.cfg]
+		fmt.Fprintf(fs.Output(), `usage: coordd [flags] [zoo.cfg]
        coordd status [flags] [zoo.cfg]
        coordd -version
 
@@ -120,6 +120,19 @@ flags:
 		fs.PrintDefaults()
 	}
 	return o
+}
+
+// helpTo sends the usage to w when args ask for it (-h, -help, --help):
+// asked-for help goes to standard output with exit status 0, as coordctl
+// does; a flag error prints it to standard error with status 2.
+func (o *options) helpTo(args []string, w io.Writer) {
+	for _, a := range args {
+		switch a {
+		case "-h", "-help", "--help":
+			o.fs.SetOutput(w)
+			return
+		}
+	}
 }
 
 // parse separates -Dkey=value properties from the flags, then parses the
@@ -158,6 +171,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runStatus(args[1:], stdout, stderr)
 	}
 	o := newOptions("coordd", stderr)
+	o.helpTo(args, stdout)
 	pos, err := o.parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0

@@ -192,3 +192,24 @@ func TestRunEnsemble(t *testing.T) {
 		d.stop(t)
 	}
 }
+
+// Asked-for help goes to standard output with status 0; a bad flag to
+// standard error with status 2 (as coordctl does).
+func TestHelpConvention(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"-help"}, {"--help"}, {"status", "-h"}} {
+		var out, errOut strings.Builder
+		if code := run(context.Background(), args, &out, &errOut); code != 0 {
+			t.Errorf("%v: exit %d", args, code)
+		}
+		if !strings.Contains(out.String(), "usage: coordd") || errOut.Len() != 0 {
+			t.Errorf("%v: stdout %q, stderr %q", args, out.String(), errOut.String())
+		}
+	}
+	var out, errOut strings.Builder
+	if code := run(context.Background(), []string{"-no-such-flag"}, &out, &errOut); code != 2 {
+		t.Errorf("bad flag: exit %d", code)
+	}
+	if out.Len() != 0 || !strings.Contains(errOut.String(), "usage: coordd") || !strings.Contains(errOut.String(), "no-such-flag") {
+		t.Errorf("bad flag: stdout %q, stderr %q", out.String(), errOut.String())
+	}
+}

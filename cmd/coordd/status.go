@@ -16,6 +16,7 @@ import (
 // Mode line. Exit status 1 when the server does not answer.
 func runStatus(args []string, stdout, stderr io.Writer) int {
 	o := newOptions("coordd status", stderr)
+	o.helpTo(args, stdout)
 	pos, err := o.parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
