@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/coordkit/coord"
+	"github.com/coordkit/coord/zkserver"
 )
 
 // TB is the part of testing.TB an Ensemble uses; *testing.T and
@@ -64,6 +65,10 @@ type Ensemble struct {
 	storages []*coord.MemoryStorage
 	peers    []coord.Peer
 	logDone  bool // guarded by mu: the test ended, drop logs
+
+	// ZooKeeper wire servers, once ConnectString was called; guarded by mu.
+	wire      []*zkserver.Server
+	wireAddrs []string
 }
 
 // NewEnsemble starts an n-node ensemble and waits until it serves writes on
@@ -222,6 +227,7 @@ func (e *Ensemble) Kill(i int) {
 	if n == nil {
 		return
 	}
+	e.stopWire(i)
 	e.net.down(e.peers[i].Addr)
 	_ = n.Abort()
 }
@@ -236,6 +242,9 @@ func (e *Ensemble) Restart(i int) {
 	e.net.up(e.peers[i].Addr)
 	if err := e.start(i); err != nil {
 		e.t.Fatalf("coordtest: restart node %d: %v", i, err)
+	}
+	if err := e.restartWire(i); err != nil {
+		e.t.Fatalf("coordtest: serve ZooKeeper on node %d again: %v", i, err)
 	}
 }
 

@@ -74,6 +74,7 @@ var imports = map[string]string{
 	"coordtest": "github.com/coordkit/coord/coordtest",
 	"recipe":    "github.com/coordkit/coord/recipe",
 	"zkserver":  "github.com/coordkit/coord/zkserver",
+	"zk":        "github.com/go-zookeeper/zk",
 }
 
 var (
