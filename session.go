@@ -106,83 +106,99 @@ func (n *Node) newSession(ctx context.Context, cfg SessionConfig, notify func(Ev
 	}
 	s.ids.Store(&ids)
 
+	var err error
 	if cfg.ID != 0 {
-		// Move the session here through the log: from then on apply
-		// refuses writes the session's previous node proposes
-		// (SessionMoved), and that node ends its handle.
-		r, err := n.proposer.propose(ctx, command{kind: opAttachSession, session: cfg.ID, passwd: cfg.Password})
-		if err == nil && r.err != CodeOK {
-			err = r.err
-		}
-		if err != nil {
-			return nil, &OpError{Op: "connect", Err: asCode(err)}
-		}
-		n.fsm.mu.RLock()
-		var timeout int32
-		if e, ok := n.fsm.t.sessions[cfg.ID]; ok {
-			timeout = e.timeout
-		}
-		n.fsm.mu.RUnlock()
-		s.id, s.passwd, s.timeout = cfg.ID, slices.Clone(cfg.Password), time.Duration(timeout)*time.Millisecond
-		// A session can be attached to one place at a time.
-		n.mu.Lock()
-		old := n.sessions[s.id]
-		n.sessions[s.id] = s
-		n.mu.Unlock()
-		if old != nil {
-			old.end(StateDisconnected, ErrSessionMoved, false)
-		}
-		// Whatever apply does to the session from now on reaches s; what it
-		// did between the attach and the line above shows in the table.
-		n.fsm.mu.RLock()
-		e, ok := n.fsm.t.sessions[s.id]
-		moved := ok && e.owner != 0 && e.owner != n.tag
-		n.fsm.mu.RUnlock()
-		switch {
-		case !ok:
-			s.end(StateExpired, ErrSessionExpired, true)
-			return nil, &OpError{Op: "connect", Err: ErrSessionExpired}
-		case moved:
-			s.end(StateDisconnected, ErrSessionMoved, true)
-			return nil, &OpError{Op: "connect", Err: ErrSessionMoved}
-		}
+		err = n.attachSession(ctx, s, cfg.ID, cfg.Password)
 	} else {
-		s.timeout = n.negotiateTimeout(cfg.Timeout)
-		s.passwd = make([]byte, 16)
-		for i := 0; i < 16; i += 8 {
-			v := randUint64()
-			for j := 0; j < 8; j++ {
-				s.passwd[i+j] = byte(v >> (8 * j))
-			}
-		}
-		for attempt := 0; ; attempt++ {
-			s.id = newSessionID()
-			n.mu.Lock()
-			n.sessions[s.id] = s
-			n.mu.Unlock()
-			r, err := n.proposer.propose(ctx, command{kind: opCreateSession, session: s.id, ttl: s.timeout.Milliseconds(), passwd: s.passwd})
-			if err == nil && r.err == CodeNodeExists && attempt < 3 {
-				n.mu.Lock()
-				delete(n.sessions, s.id)
-				n.mu.Unlock()
-				continue
-			}
-			if err == nil && r.err != CodeOK {
-				err = r.err
-			}
-			if err != nil {
-				n.mu.Lock()
-				delete(n.sessions, s.id)
-				n.mu.Unlock()
-				return nil, &OpError{Op: "connect", Err: asCode(err)}
-			}
-			break
-		}
+		err = n.createSession(ctx, s, cfg.Timeout)
+	}
+	if err != nil {
+		return nil, err
 	}
 	n.tracker.touch(s.id, s.timeout, time.Now())
 	s.state.Store(int32(StateSyncConnected))
 	s.stateEvent(Event{Type: EventNone, State: StateSyncConnected}, false)
 	return s, nil
+}
+
+// attachSession moves the existing session id to this node and makes s its
+// handle here.
+func (n *Node) attachSession(ctx context.Context, s *Session, id int64, password []byte) error {
+	// Move the session here through the log: from then on apply refuses
+	// writes the session's previous node proposes (SessionMoved), and that
+	// node ends its handle.
+	r, err := n.proposer.propose(ctx, command{kind: opAttachSession, session: id, passwd: password})
+	if err == nil && r.err != CodeOK {
+		err = r.err
+	}
+	if err != nil {
+		return &OpError{Op: "connect", Err: asCode(err)}
+	}
+	n.fsm.mu.RLock()
+	var timeout int32
+	if e, ok := n.fsm.t.sessions[id]; ok {
+		timeout = e.timeout
+	}
+	n.fsm.mu.RUnlock()
+	s.id, s.passwd, s.timeout = id, slices.Clone(password), time.Duration(timeout)*time.Millisecond
+	// A session can be attached to one place at a time.
+	n.mu.Lock()
+	old := n.sessions[s.id]
+	n.sessions[s.id] = s
+	n.mu.Unlock()
+	if old != nil {
+		old.end(StateDisconnected, ErrSessionMoved, false)
+	}
+	// Whatever apply does to the session from now on reaches s; what it
+	// did between the attach and the line above shows in the table.
+	n.fsm.mu.RLock()
+	e, ok := n.fsm.t.sessions[s.id]
+	moved := ok && e.owner != 0 && e.owner != n.tag
+	n.fsm.mu.RUnlock()
+	switch {
+	case !ok:
+		s.end(StateExpired, ErrSessionExpired, true)
+		return &OpError{Op: "connect", Err: ErrSessionExpired}
+	case moved:
+		s.end(StateDisconnected, ErrSessionMoved, true)
+		return &OpError{Op: "connect", Err: ErrSessionMoved}
+	}
+	return nil
+}
+
+// createSession creates a new session through the log with s as its handle.
+func (n *Node) createSession(ctx context.Context, s *Session, timeout time.Duration) error {
+	s.timeout = n.negotiateTimeout(timeout)
+	s.passwd = make([]byte, 16)
+	for i := 0; i < 16; i += 8 {
+		v := randUint64()
+		for j := 0; j < 8; j++ {
+			s.passwd[i+j] = byte(v >> (8 * j))
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		s.id = newSessionID()
+		n.mu.Lock()
+		n.sessions[s.id] = s
+		n.mu.Unlock()
+		r, err := n.proposer.propose(ctx, command{kind: opCreateSession, session: s.id, ttl: s.timeout.Milliseconds(), passwd: s.passwd})
+		if err == nil && r.err == CodeNodeExists && attempt < 3 {
+			n.mu.Lock()
+			delete(n.sessions, s.id)
+			n.mu.Unlock()
+			continue // an id taken already: draw another
+		}
+		if err == nil && r.err != CodeOK {
+			err = r.err
+		}
+		if err != nil {
+			n.mu.Lock()
+			delete(n.sessions, s.id)
+			n.mu.Unlock()
+			return &OpError{Op: "connect", Err: asCode(err)}
+		}
+		return nil
+	}
 }
 
 // asCode maps context and shutdown errors onto ZooKeeper codes, keeping

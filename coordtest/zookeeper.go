@@ -112,4 +112,3 @@ func (e *Ensemble) closeWire() {
 		}
 	}
 }
-
