@@ -14,8 +14,9 @@ import (
 
 // TestRollingRestartUnderLoad restarts every member of a durable gossip
 // ensemble, one at a time, while a writer keeps writing: no acknowledged
-// write is lost and the ensemble is never without a leader for longer
-// than a few election timeouts.
+// write is lost and writes resume after every restart. The longest
+// leaderless gap is logged, not asserted: on a starved CPU an election
+// takes as long as the scheduler makes it.
 func TestRollingRestartUnderLoad(t *testing.T) {
 	const size = 3
 	seed := freePort(t)
@@ -138,7 +139,19 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 		}
 	}()
 
+	// progress waits until the writer has acknowledged 5 more writes.
+	progress := func(what string) {
+		ackMu.Lock()
+		base := len(acked)
+		ackMu.Unlock()
+		waitFor(t, what, 20*time.Second, func() bool {
+			ackMu.Lock()
+			defer ackMu.Unlock()
+			return len(acked) >= base+5
+		})
+	}
 	for i := 0; i < size; i++ {
+		progress(fmt.Sprintf("writes before restarting node %d", i))
 		n := node(i)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := n.Close(ctx); err != nil {
@@ -148,22 +161,31 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 		mu.Lock()
 		nodes[i] = nil
 		mu.Unlock()
+		if i == 0 {
+			// The seed restarts as any member does: joining the others.
+			// With no seeds of its own it waits to be found, and peers
+			// that declared it dead meanwhile never look for it.
+			cfgs[0].Gossip.Join = []string{cfgs[1].Gossip.Addr, cfgs[2].Gossip.Addr}
+		}
 		open(i)
 		if t.Failed() {
 			break
 		}
 		waitFor(t, fmt.Sprintf("node %d back as a voter", i), 20*time.Second, fullVoters)
 	}
+	if !t.Failed() {
+		progress("writes after the last restart")
+	}
 	close(stop)
 	<-writerDone
+	if t.Failed() {
+		t.FailNow()
+	}
 
 	ackMu.Lock()
 	defer ackMu.Unlock()
 	t.Logf("%d writes acknowledged across %d restarts; longest leaderless gap %v (election timeout %v)",
 		len(acked), size, time.Duration(maxGap.Load()), cfgs[0].ElectionTimeout)
-	if len(acked) < 10 {
-		t.Fatalf("only %d writes acknowledged: the load proves little", len(acked))
-	}
 	ctx := context.Background()
 	for i := range nodes {
 		s, err := node(i).NewSession(ctx, coord.SessionConfig{})

@@ -150,7 +150,7 @@ func Start(cfg Config, sm StateMachine) (rep *Replica, err error) {
 			Timeout: 2 * time.Second,
 			Logger:  NewLogger(cfg.Logger, "raft-net"),
 		})
-		trans = nt
+		trans = noPipeline{nt}
 		rep.closers = append(rep.closers, nt.Close)
 	} else {
 		var it *raft.InmemTransport
@@ -410,4 +410,18 @@ func (m *MemoryStorage) Entries(fn func(Entry)) error {
 		fn(Entry{Index: l.Index, Command: l.Type == raft.LogCommand, Data: l.Data})
 	}
 	return nil
+}
+
+// noPipeline turns off hashicorp/raft's pipelined replication. In raft
+// v1.8.0 a pipeline whose decoder stopped (a stale term, a failed append)
+// leaves nobody reading its responses: once 128 appends are outstanding the
+// sender blocks for good, replication to that follower stops while its
+// heartbeats go on, and Shutdown waits on the stuck goroutine forever. The
+// proposer keeps one entry in flight on the leader, so pipelining gains
+// little here. All other methods (pre-vote, close) are the
+// NetworkTransport's.
+type noPipeline struct{ *raft.NetworkTransport }
+
+func (noPipeline) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
+	return nil, raft.ErrPipelineReplicationNotSupported
 }

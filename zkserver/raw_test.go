@@ -186,10 +186,10 @@ func TestWireDetachedSessionExpires(t *testing.T) {
 	// idle-connection deadline from detaching it early on a loaded machine.
 	resp, err := r.connect(zkwire.ConnectRequest{TimeOut: 1000, Passwd: make([]byte, 16)})
 	wireOK(t, err)
+	start := time.Now() // before the session's last sign of life, the create
 	wireRawCreate(t, r, "/gone-soon", zkwire.FlagEphemeral)
 	_, _, ch, err := obs.ExistsW("/gone-soon")
 	wireOK(t, err)
-	start := time.Now()
 	r.nc.Close() // connection loss, not closeSession
 	if ev := wireEvent(t, ch); ev.Type != zk.EventNodeDeleted {
 		t.Fatalf("event %+v", ev)
