@@ -296,7 +296,7 @@ func TestLinearizableUnderFaults(t *testing.T) {
 				t.Fatalf("only %d faults injected: the run proves little", injected)
 			}
 
-			res, info := porcupine.CheckOperationsVerbose(znodeModel.ToModel(), h.ops, 60*time.Second)
+			res, info := porcupine.CheckOperationsVerbose(znodeModel.ToModel(), h.ops, 180*time.Second)
 			t.Logf("%d operations checked: %s", len(h.ops), res)
 			if res == porcupine.Illegal {
 				for _, part := range info.PartialLinearizations() {
