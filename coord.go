@@ -83,6 +83,19 @@ type Config struct {
 	// mutual TLS.
 	Network Network
 
+	// ClusterKey (32 random bytes, the same on every member) authenticates
+	// and encrypts all cluster traffic: raft and the cluster RPC go over
+	// mutual TLS 1.3 that only holders of the key can complete, and gossip
+	// is encrypted with a key derived from it. AcceptedClusterKeys are
+	// accepted from peers but never presented (key rotation). See
+	// clusterkey.go for the design, NewClusterKey to make one.
+	ClusterKey          []byte
+	AcceptedClusterKeys [][]byte
+
+	// MaxSnapshotSize bounds a snapshot a leader may install on this node;
+	// zero means 4 GiB.
+	MaxSnapshotSize int64
+
 	// ElectionTimeout is raft's heartbeat and election timeout for
 	// multi-node ensembles: a dead leader is replaced after about one to two
 	// of these. Zero means 1s (LAN). Single-node ensembles use raft's
@@ -217,6 +230,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("coord: Gossip.Addr needs BindAddr")
 	}
 	if err := c.Gossip.validate(); err != nil {
+		return err
+	}
+	if err := c.validateClusterKey(); err != nil {
 		return err
 	}
 	switch {

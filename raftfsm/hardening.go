@@ -17,8 +17,8 @@ func (rep *Replica) currentTerm() uint64 {
 	if rep.raftReady.Load() {
 		return rep.r.CurrentTerm()
 	}
-	if rep.stable != nil {
-		if t, err := rep.stable.GetUint64([]byte("CurrentTerm")); err == nil {
+	if st := rep.stable.Load(); st != nil {
+		if t, err := (*st).GetUint64([]byte("CurrentTerm")); err == nil {
 			return t
 		}
 	}

@@ -89,8 +89,8 @@ type Replica struct {
 	hadState bool
 	closers  []func() error
 
-	stable    raft.StableStore
-	raftReady atomic.Bool // r is set
+	stable    atomic.Pointer[raft.StableStore] // for currentTerm before r is set
+	raftReady atomic.Bool                      // r is set
 
 	observed chan raft.Observation
 	done     chan struct{}
@@ -201,7 +201,7 @@ func Start(cfg Config, sm StateMachine) (rep *Replica, err error) {
 			return nil, fmt.Errorf("bootstrap: %w", err)
 		}
 	}
-	rep.stable = stable
+	rep.stable.Store(&stable)
 	r, err := newRaftSkippingBadSnapshots(cfg, rc, &fsmAdapter{sm: sm}, logs, stable, snaps, trans)
 	if err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
