@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"sync"
 	"testing"
 	"time"
 )
@@ -153,6 +154,7 @@ func mustCert(t *testing.T, key []byte) tls.Certificate {
 // A connection that sends nothing (not even a handshake), or only the
 // first bytes of one, is closed within the routing deadline.
 func TestSilentConnectionClosed(t *testing.T) {
+	var wg sync.WaitGroup
 	for _, n := range []Network{tcpNet{}, keyNet(t, testKey(1))} {
 		m := startMux(t, n)
 		for _, prefix := range [][]byte{nil, {0x16, 0x03, 0x01}} {
@@ -160,19 +162,38 @@ func TestSilentConnectionClosed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			start := time.Now()
-			if prefix != nil {
-				_, _ = c.Write(prefix)
-			}
-			_ = c.SetReadDeadline(time.Now().Add(3 * routeTimeout))
-			_, _ = io.Copy(io.Discard, c)
-			took := time.Since(start)
-			c.Close()
-			if took > routeTimeout+2*time.Second {
-				t.Fatalf("%T: silent connection open for %v", n, took)
-			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				start := time.Now()
+				if prefix != nil {
+					_, _ = c.Write(prefix)
+				}
+				_ = c.SetReadDeadline(time.Now().Add(3 * routeTimeout))
+				_, _ = io.Copy(io.Discard, c)
+				if took := time.Since(start); took > routeTimeout+2*time.Second {
+					t.Errorf("%T: silent connection open for %v", n, took)
+				}
+			}()
 		}
 	}
+	// A member that completes the handshake but never says what it
+	// carries is closed too.
+	kn := keyNet(t, testKey(1))
+	m := startMux(t, kn)
+	start := time.Now()
+	c, err := kn.Dial(context.Background(), m.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(3 * routeTimeout))
+	_, _ = io.Copy(io.Discard, c)
+	if took := time.Since(start); took > routeTimeout+2*time.Second {
+		t.Errorf("handshaken silent connection open for %v", took)
+	}
+	wg.Wait()
 }
 
 func TestKeyNetworkBadKeySize(t *testing.T) {
