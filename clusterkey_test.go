@@ -318,3 +318,33 @@ func TestClusterKeyConfig(t *testing.T) {
 		t.Fatalf("round trip: %v", err)
 	}
 }
+
+// Rotation midway: a node still presenting the old key (and accepting the
+// new) and nodes presenting the new one (accepting the old) form one
+// ensemble, writes through any of them reach all.
+func TestClusterKeyRotation(t *testing.T) {
+	oldK, newK := NewClusterKey(), NewClusterKey()
+	nodes := openTCPCluster(t, 3, "rot", func(i int, cfg *Config) {
+		cfg.ElectionTimeout = 150 * time.Millisecond
+		if i == 0 {
+			cfg.ClusterKey, cfg.AcceptedClusterKeys = oldK, [][]byte{newK}
+		} else {
+			cfg.ClusterKey, cfg.AcceptedClusterKeys = newK, [][]byte{oldK}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s := newSession(t, nodes[0], SessionConfig{})
+	if _, err := s.Create(ctx, "/rotated", nil, Persistent, OpenACL); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range nodes {
+		ns := newSession(t, n, SessionConfig{})
+		if _, err := ns.Sync(ctx, "/"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _, err := ns.Exists(ctx, "/rotated"); err != nil || !ok {
+			t.Fatalf("node %d: %v %v", i, ok, err)
+		}
+	}
+}
