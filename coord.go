@@ -84,6 +84,19 @@ type Config struct {
 	// mutual TLS.
 	Network Network
 
+	// ClusterKey (32 random bytes, the same on every member) authenticates
+	// and encrypts all cluster traffic: raft and the cluster RPC go over
+	// mutual TLS 1.3 that only holders of the key can complete, and gossip
+	// is encrypted with a key derived from it. AcceptedClusterKeys are
+	// accepted from peers but never presented (key rotation). See
+	// clusterkey.go for the design, NewClusterKey to make one.
+	ClusterKey          []byte
+	AcceptedClusterKeys [][]byte
+
+	// MaxSnapshotSize bounds a snapshot a leader may install on this node;
+	// zero means 4 GiB.
+	MaxSnapshotSize int64
+
 	// ElectionTimeout is raft's election timeout for multi-node
 	// ensembles: followers that hear nothing from the leader for a random
 	// half to one of these stand for election, so a dead or cut-off leader
@@ -210,6 +223,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("coord: Gossip.Addr needs BindAddr")
 	}
 	if err := c.Gossip.validate(); err != nil {
+		return err
+	}
+	if err := c.validateClusterKey(); err != nil {
 		return err
 	}
 	switch {

@@ -129,6 +129,10 @@ func (n *Node) advertise() string {
 // startGossip starts membership by gossip over the started replica.
 func (n *Node) startGossip(hasState bool) error {
 	g := n.cfg.Gossip
+	key, acceptedKeys, err := n.gossipKeys()
+	if err != nil {
+		return err
+	}
 	gc := gossip.Config{
 		NodeID:            n.cfg.NodeID,
 		ClusterName:       g.ClusterName,
@@ -137,7 +141,8 @@ func (n *Node) startGossip(hasState bool) error {
 		Join:              g.Join,
 		BootstrapExpect:   g.BootstrapExpect,
 		Voters:            g.Voters,
-		Key:               g.Key,
+		Key:               key,
+		AcceptedKeys:      acceptedKeys,
 		HasState:          hasState,
 		DeadNodeTimeout:   g.DeadNodeTimeout,
 		StabilizationTime: g.StabilizationTime,

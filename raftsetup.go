@@ -30,6 +30,10 @@ func (n *Node) startReplica() error {
 		TrailingLogs:      cfg.TrailingLogs,
 		SnapshotInterval:  cfg.SnapshotInterval,
 		DataDir:           cfg.DataDir,
+		MaxSnapshotSize:   cfg.MaxSnapshotSize,
+	}
+	if err := n.secureCluster(); err != nil {
+		return err
 	}
 	if cfg.Storage != nil {
 		rc.Memory = cfg.Storage.s

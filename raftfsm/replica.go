@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -69,6 +70,10 @@ type Config struct {
 	DataDir string
 	Memory  *MemoryStorage
 
+	// MaxSnapshotSize bounds a snapshot a leader may install here; zero
+	// means DefaultMaxSnapshotSize. Larger ones are refused unread.
+	MaxSnapshotSize int64
+
 	// Bootstrap is the configuration a replica without state starts with.
 	// Nil: it waits to be bootstrapped (BootstrapCluster) or added by a
 	// leader.
@@ -78,12 +83,15 @@ type Config struct {
 // Replica is one member of a raft ensemble replicating a StateMachine.
 type Replica struct {
 	r        *raft.Raft
+	guard    *guard // nil without a network transport
 	id       string
 	notify   chan bool
 	hadState bool
 	closers  []func() error
 
-	store *BadgerStore // nil in memory
+	store     *BadgerStore                     // nil in memory
+	stable    atomic.Pointer[raft.StableStore] // for currentTerm before r is set
+	raftReady atomic.Bool                      // r is set
 
 	observed chan raft.Observation
 	done     chan struct{}
@@ -94,10 +102,14 @@ type Replica struct {
 // Start opens the stores, bootstraps them when they are empty and
 // cfg.Bootstrap is set, and starts raft over sm.
 func Start(cfg Config, sm StateMachine) (rep *Replica, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	rep = &Replica{id: cfg.ID, notify: make(chan bool, 16), changed: make(chan struct{}), done: make(chan struct{})}
+	self := rep // the error returns set rep to nil
 	defer func() {
 		if err != nil {
-			rep.closeStores()
+			self.closeStores()
 		}
 	}()
 	rc := raft.DefaultConfig()
@@ -142,7 +154,7 @@ func Start(cfg Config, sm StateMachine) (rep *Replica, err error) {
 	rc.CommitTimeout = time.Millisecond
 
 	var trans raft.Transport
-	self := raft.ServerAddress(cfg.Advertise)
+	selfAddr := raft.ServerAddress(cfg.Advertise)
 	if cfg.Stream != nil {
 		nt := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 			Stream:  streamLayer{cfg.Stream},
@@ -150,11 +162,14 @@ func Start(cfg Config, sm StateMachine) (rep *Replica, err error) {
 			Timeout: 2 * time.Second,
 			Logger:  NewLogger(cfg.Logger, "raft-net"),
 		})
-		trans = noPipeline{nt}
-		rep.closers = append(rep.closers, nt.Close)
+		rep.guard = newGuard(nt, cfg.MaxSnapshotSize, rep.currentTerm, func(msg string, args ...any) {
+			cfg.Logger.Warn(msg, args...)
+		})
+		trans = rep.guard
+		rep.closers = append(rep.closers, rep.guard.Close)
 	} else {
 		var it *raft.InmemTransport
-		self, it = raft.NewInmemTransport(raft.ServerAddress(cfg.ID))
+		selfAddr, it = raft.NewInmemTransport(raft.ServerAddress(cfg.ID))
 		trans = it
 	}
 
@@ -193,16 +208,18 @@ func Start(cfg Config, sm StateMachine) (rep *Replica, err error) {
 	}
 	rep.hadState = has
 	if !has && cfg.Bootstrap != nil {
-		conf := raft.Configuration{Servers: toRaft(cfg.Bootstrap, self)}
+		conf := raft.Configuration{Servers: toRaft(cfg.Bootstrap, selfAddr)}
 		if err := raft.BootstrapCluster(rc, logs, stable, snaps, trans, conf); err != nil {
 			return nil, fmt.Errorf("bootstrap: %w", err)
 		}
 	}
-	r, err := raft.NewRaft(rc, &fsmAdapter{sm: sm}, logs, stable, snaps, trans)
+	rep.stable.Store(&stable)
+	r, err := newRaftSkippingBadSnapshots(cfg, rc, &fsmAdapter{sm: sm}, logs, stable, snaps, trans)
 	if err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
 	rep.r = r
+	rep.raftReady.Store(true)
 	rep.observed = make(chan raft.Observation, 16)
 	r.RegisterObserver(raft.NewObserver(rep.observed, false, func(o *raft.Observation) bool {
 		_, ok := o.Data.(raft.LeaderObservation)
@@ -410,18 +427,4 @@ func (m *MemoryStorage) Entries(fn func(Entry)) error {
 		fn(Entry{Index: l.Index, Command: l.Type == raft.LogCommand, Data: l.Data})
 	}
 	return nil
-}
-
-// noPipeline turns off hashicorp/raft's pipelined replication. In raft
-// v1.8.0 a pipeline whose decoder stopped (a stale term, a failed append)
-// leaves nobody reading its responses: once 128 appends are outstanding the
-// sender blocks for good, replication to that follower stops while its
-// heartbeats go on, and Shutdown waits on the stuck goroutine forever. The
-// proposer keeps one entry in flight on the leader, so pipelining gains
-// little here. All other methods (pre-vote, close) are the
-// NetworkTransport's.
-type noPipeline struct{ *raft.NetworkTransport }
-
-func (noPipeline) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
-	return nil, raft.ErrPipelineReplicationNotSupported
 }

@@ -5,6 +5,7 @@
 //
 //	coordd [flags] [zoo.cfg]          run a node (like QuorumPeerMain zoo.cfg)
 //	coordd status [flags] [zoo.cfg]   print "Mode: ..." like zkServer.sh status
+//	coordd keygen                     print a new cluster key (base64)
 //	coordd -version
 //
 // With no zoo.cfg and no flags, coordd serves a single durable node on
@@ -27,7 +28,12 @@
 //     (coord.electionTimeoutMs sets it exactly); initLimit is accepted and
 //     ignored.
 //   - Observers run as voting members; reconfig is answered ReconfigDisabled;
-//     there is no TLS and no AdminServer. TTL and container nodes are always on.
+//     there is no client TLS and no AdminServer. TTL and container nodes are
+//     always on.
+//   - The cluster port is secured by coord.clusterKeyFile (a base64 key from
+//     coordd keygen; -cluster-key-file) or by sslQuorum=true with PEM
+//     ssl.quorum.keyStore/trustStore files; quorum SASL is refused. Without
+//     either, an ensemble logs that its cluster port is unauthenticated.
 //
 // Unknown keys are logged as warnings. SIGTERM or SIGINT closes the node
 // cleanly (its sessions are closed and leadership is handed over); a second
@@ -84,6 +90,7 @@ type options struct {
 	version         bool
 	closeTimeout    time.Duration
 	debugAddr       string
+	clusterKeyFile  string
 
 	props []property // -Dkey=value
 	set   map[string]bool
@@ -106,10 +113,12 @@ func newOptions(name string, stderr io.Writer) *options {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.DurationVar(&o.closeTimeout, "close-timeout", 10*time.Second, "how long a clean shutdown may take")
+	fs.StringVar(&o.clusterKeyFile, "cluster-key-file", "", "`file` holding the base64 cluster key that authenticates and encrypts the cluster port (overrides coord.clusterKeyFile; coordd keygen prints one)")
 	fs.StringVar(&o.debugAddr, "debug-addr", "", "serve Go's /debug/pprof on this `host:port` (e.g. 127.0.0.1:6060)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `usage: coordd [flags] [zoo.cfg]
        coordd status [flags] [zoo.cfg]
+       coordd keygen                 print a new cluster key
        coordd -version
 
 Java-style -Dkey=value arguments set ZooKeeper system properties
@@ -169,6 +178,11 @@ func (o *options) parse(args []string) ([]string, error) {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "status" {
 		return runStatus(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "keygen" {
+		// A new cluster key, for coord.clusterKeyFile.
+		fmt.Fprintln(stdout, coord.EncodeClusterKey(coord.NewClusterKey()))
+		return 0
 	}
 	o := newOptions("coordd", stderr)
 	o.helpTo(args, stdout)
@@ -263,6 +277,9 @@ func (o *options) config(cfgPath string, logger *slog.Logger) (daemonConfig, err
 	}
 	if o.set["super-digest"] {
 		zc.SuperDigest = o.superDigest
+	}
+	if o.set["cluster-key-file"] {
+		zc.Quorum.ClusterKeyFile = o.clusterKeyFile
 	}
 	if o.set["peers"] {
 		if zc.Servers, err = parsePeers(o.peers); err != nil {

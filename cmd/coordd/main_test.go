@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coordkit/coord"
 )
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -154,6 +156,12 @@ func TestRunEnsemble(t *testing.T) {
 		client[i] = freePort(t)
 		fmt.Fprintf(&servers, "server.%d=127.0.0.1:%d:%d\n", i+1, freePort(t), freePort(t))
 	}
+	// The ensemble's cluster port is keyed, as a production one should be.
+	keyFile := filepath.Join(root, "cluster.key")
+	if err := os.WriteFile(keyFile, []byte(coord.EncodeClusterKey(coord.NewClusterKey())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&servers, "coord.clusterKeyFile=%s\n", keyFile)
 	cfgs := make([]string, n)
 	for i := range n {
 		dir := filepath.Join(root, fmt.Sprintf("srv%d", i+1))
@@ -188,7 +196,10 @@ func TestRunEnsemble(t *testing.T) {
 	if modes["leader"]+modes["follower"] != n || modes["leader"] > 1 {
 		t.Errorf("modes %v", modes)
 	}
-	for _, d := range ds {
+	for i, d := range ds {
+		if strings.Contains(d.log.String(), "UNAUTHENTICATED") {
+			t.Errorf("server %d runs an unauthenticated cluster port despite coord.clusterKeyFile", i+1)
+		}
 		d.stop(t)
 	}
 }

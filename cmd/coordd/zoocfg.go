@@ -171,8 +171,9 @@ type zooConfig struct {
 	ContainerCheckInterval time.Duration // 0: coord's default
 	MaxDataSize            int           // 0: coord's default
 	SuperDigest            string
-	SnapCount              uint64        // 0: coord's default
-	ElectionTimeout        time.Duration // coord.electionTimeoutMs; 0: derived
+	SnapCount              uint64         // 0: coord's default
+	ElectionTimeout        time.Duration  // coord.electionTimeoutMs; 0: derived
+	Quorum                 quorumSecurity // see security.go
 
 	// Set by coordd's flags, not by zoo.cfg keys.
 	clientAddr      string // overrides clientPortAddress:clientPort
@@ -234,7 +235,6 @@ var ignoredKeys = map[string]string{
 	"initLimit":                             "", // handled, see electionTimeout
 	"skipACL":                               "coord always checks ACLs (skipACL is not supported)",
 	"portUnification":                       "coord serves plaintext clients only",
-	"sslQuorum":                             "coord's cluster port is plaintext",
 	"serverCnxnFactory.secure":              "coord serves plaintext clients only",
 	"multiAddress.enabled":                  "coord uses one cluster address per server",
 	"multiAddress.reachabilityCheckEnabled": "coord uses one cluster address per server",
@@ -304,6 +304,7 @@ func normKey(k string) string {
 // earlier one, as in ZooKeeper.
 func parseZooConfig(props []property) (*zooConfig, error) {
 	zc := &zooConfig{StandaloneEnabled: true, MaxClientCnxns: defaultMaxClientCnxns, PeerType: "participant"}
+	zc.Quorum.HostnameVerification = true
 	servers := map[string]zooServer{}
 	warned := map[string]bool{}
 	note := func(list *[]string, key, msg string) {
@@ -375,6 +376,8 @@ func parseZooConfig(props []property) (*zooConfig, error) {
 			zc.SnapCount, err = strconv.ParseUint(v, 10, 64)
 		case k == "coord.electionTimeoutMs":
 			zc.ElectionTimeout, err = parseMillis(v, false)
+		case isQuorumSecurityKey(k):
+			err = zc.setQuorumSecurity(k, v, p.where)
 		case strings.HasPrefix(k, "server."):
 			var s zooServer
 			s, err = parseServerLine(strings.TrimPrefix(k, "server."), v)
@@ -658,6 +661,9 @@ func (zc *zooConfig) coordConfig() (daemonConfig, error) {
 		return cfg, fmt.Errorf("clientPortAddress is set but clientPort is not set")
 	default:
 		return cfg, fmt.Errorf("clientPort is not set")
+	}
+	if err := zc.applyQuorumSecurity(&cfg.Config); err != nil {
+		return cfg, err
 	}
 	if zc.DataLogDir != "" && filepath.Clean(zc.DataLogDir) != filepath.Clean(zc.DataDir) {
 		zc.Infos = append(zc.Infos, fmt.Sprintf("dataLogDir=%s ignored: coord keeps its raft log and snapshots together in dataDir (%s)", zc.DataLogDir, zc.DataDir))

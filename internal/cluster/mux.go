@@ -8,6 +8,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -27,8 +28,13 @@ const (
 )
 
 // routeTimeout bounds how long a new connection may take to say what it
-// carries.
+// carries: with a KeyNetwork, the TLS handshake included (it runs inside
+// the first Read). A connection silent for that long is closed.
 const routeTimeout = 5 * time.Second
+
+// maxUnrouted bounds the connections waiting to say what they carry; more
+// are closed at once, so that silent connections cannot pile up.
+const maxUnrouted = 256
 
 // ErrClosed is returned once the Mux is closed.
 var ErrClosed = errors.New("cluster: listener closed")
@@ -41,11 +47,13 @@ type Mux struct {
 	rpcCh   chan net.Conn
 	closed  chan struct{}
 	once    sync.Once
+	// unrouted holds a token per connection still being routed.
+	unrouted chan struct{}
 }
 
 // NewMux starts routing the connections l accepts.
 func NewMux(l net.Listener, network Network) *Mux {
-	m := &Mux{l: l, network: network, raftCh: make(chan net.Conn, 16), rpcCh: make(chan net.Conn, 16), closed: make(chan struct{})}
+	m := &Mux{l: l, network: network, raftCh: make(chan net.Conn, 16), rpcCh: make(chan net.Conn, 16), closed: make(chan struct{}), unrouted: make(chan struct{}, maxUnrouted)}
 	go m.acceptLoop()
 	return m
 }
@@ -74,18 +82,27 @@ func (m *Mux) acceptLoop() {
 			m.Close()
 			return
 		}
-		go m.route(c)
+		select {
+		case m.unrouted <- struct{}{}:
+			go m.route(c)
+		default:
+			c.Close()
+		}
 	}
 }
 
 func (m *Mux) route(c net.Conn) {
 	var b [1]byte
-	_ = c.SetReadDeadline(time.Now().Add(routeTimeout))
-	if _, err := c.Read(b[:]); err != nil {
+	// The deadline covers the write side too: a TLS handshake writes, and
+	// a peer that does not read must not hold it.
+	_ = c.SetDeadline(time.Now().Add(routeTimeout))
+	_, err := io.ReadFull(c, b[:])
+	<-m.unrouted
+	if err != nil {
 		c.Close()
 		return
 	}
-	_ = c.SetReadDeadline(time.Time{})
+	_ = c.SetDeadline(time.Time{})
 	var ch chan net.Conn
 	switch b[0] {
 	case KindRaft:

@@ -22,8 +22,14 @@ import (
 	"github.com/hashicorp/memberlist"
 )
 
-// MetaVersion is the version of the metadata a member advertises.
-const MetaVersion = 1
+// MetaVersion is the version of the metadata a member advertises. 2 adds
+// the applied index, without which a member is not promoted to voter.
+const MetaVersion = 2
+
+// CatchUpBound is how many entries a non-voter's applied index (as it
+// last gossiped it) may lag the leader's for it to be promoted: a voter
+// that is far behind weakens the quorum it joins until it catches up.
+const CatchUpBound = 256
 
 // meta is what a member advertises about itself.
 type meta struct {
@@ -32,6 +38,12 @@ type meta struct {
 	ID       string `json:"i"`
 	RPC      string `json:"r"`
 	HasState bool   `json:"s,omitempty"`
+	Applied  uint64 `json:"a,omitempty"` // version 2: the member's applied raft index
+
+	// ours is our applied index when this meta arrived: Applied is
+	// compared with it, so that how long gossip took to carry it does not
+	// count as lag.
+	ours uint64
 }
 
 // Replica is the part of the raft replica that membership drives.
@@ -42,6 +54,7 @@ type Replica interface {
 	RemoveServer(id string) error
 	BootstrapCluster(voters []raftfsm.Server) error
 	LastIndex() uint64
+	AppliedIndex() uint64
 }
 
 // Config configures membership.
@@ -55,7 +68,9 @@ type Config struct {
 	BootstrapExpect int
 	Voters          int
 	Key             []byte
-	HasState        bool // the replica had state when it started
+	// AcceptedKeys decrypt gossip too, but Key encrypts (rotation).
+	AcceptedKeys [][]byte
+	HasState     bool // the replica had state when it started
 
 	DeadNodeTimeout   time.Duration
 	StabilizationTime time.Duration
@@ -91,6 +106,7 @@ type Membership struct {
 
 	mu        sync.Mutex
 	hasState  bool                 // guarded by mu
+	applied   uint64               // guarded by mu: the applied index last advertised
 	failedAt  map[string]time.Time // guarded by mu: member id -> when it was seen failed or missing
 	left      map[string]bool      // guarded by mu: members that left gracefully
 	live      map[string]meta      // guarded by mu: alive members of our cluster, from gossip events
@@ -148,7 +164,14 @@ func Start(cfg Config, rep Replica) (*Membership, error) {
 	mc.Delegate = m
 	mc.Events = m
 	mc.Alive = m
-	mc.SecretKey = cfg.Key
+	if len(cfg.Key) > 0 {
+		kr, err := memberlist.NewKeyring(cfg.AcceptedKeys, cfg.Key)
+		if err != nil {
+			return nil, fmt.Errorf("coord: gossip key: %w", err)
+		}
+		mc.Keyring = kr
+		mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
+	}
 	mc.Logger = log.New(raftfsm.LineWriter{L: cfg.Logger.With("component", "memberlist")}, "", 0)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
@@ -173,7 +196,7 @@ func setDur(dst *time.Duration, v time.Duration) {
 func (m *Membership) meta() meta {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return meta{Version: MetaVersion, Cluster: m.cfg.ClusterName, ID: m.cfg.NodeID, RPC: m.cfg.Advertise, HasState: m.hasState}
+	return meta{Version: MetaVersion, Cluster: m.cfg.ClusterName, ID: m.cfg.NodeID, RPC: m.cfg.Advertise, HasState: m.hasState, Applied: m.applied}
 }
 
 // NodeMeta implements memberlist.Delegate.
@@ -239,6 +262,7 @@ func (m *Membership) note(node *memberlist.Node) {
 	if json.Unmarshal(node.Meta, &mm) != nil || mm.Cluster != m.cfg.ClusterName {
 		return
 	}
+	mm.ours = m.rep.AppliedIndex()
 	m.mu.Lock()
 	m.live[node.Name] = mm
 	m.mu.Unlock()
@@ -372,6 +396,7 @@ func (m *Membership) reconcileLoop() {
 		if !m.knownState() && m.rep.LastIndex() > 0 {
 			m.setHasState()
 		}
+		m.advertiseApplied()
 	}
 }
 
@@ -379,6 +404,40 @@ func (m *Membership) knownState() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.hasState
+}
+
+// advertiseApplied gossips this member's applied index while it does not
+// vote, so that the leader can tell when it has caught up; at most once a
+// reconcile interval. A voter advertises it only every CatchUpBound/2
+// entries: it may be a non-voter already without knowing it yet.
+func (m *Membership) advertiseApplied() {
+	voter := false
+	if servers, err := m.rep.Servers(); err == nil {
+		for _, s := range servers {
+			if s.ID == m.cfg.NodeID {
+				voter = s.Voter
+			}
+		}
+	}
+	applied := m.rep.AppliedIndex()
+	m.mu.Lock()
+	changed := (!voter && applied != m.applied) || applied >= m.applied+CatchUpBound/2
+	if changed {
+		m.applied = applied
+	}
+	m.mu.Unlock()
+	if changed {
+		_ = m.ml.UpdateNode(time.Second)
+	}
+}
+
+// caughtUp reports whether a non-voter's advertised applied index was
+// within CatchUpBound of ours (the leader's) when it arrived.
+func (m *Membership) caughtUp(mm meta) (bool, uint64) {
+	if mm.Version < 2 {
+		return false, 0
+	}
+	return mm.Applied+CatchUpBound >= mm.ours, mm.ours
 }
 
 // reconcile runs on the leader: it adds alive members raft does not know
@@ -480,6 +539,11 @@ func (m *Membership) reconcile() {
 		since := m.joinedAt[id]
 		m.mu.Unlock()
 		if now.Sub(since) < m.cfg.StabilizationTime {
+			continue
+		}
+		if ok, lead := m.caughtUp(aliveIDs[id]); !ok {
+			m.log.Debug("not promoting a non-voter that has not caught up", "id", id,
+				"applied", aliveIDs[id].Applied, "leader_applied", lead, "meta_version", aliveIDs[id].Version)
 			continue
 		}
 		if err := m.rep.AddVoter(s.ID, s.Addr); err != nil {

@@ -12,21 +12,21 @@ import (
 	"github.com/coordkit/coord/raftfsm"
 )
 
-// fakeReplica records what membership asks of raft.
-type fakeReplica struct {
+// recordingReplica records what membership asks of raft.
+type recordingReplica struct {
 	mu        sync.Mutex
 	servers   []raftfsm.Server
 	bootstrap []raftfsm.Server
 	index     uint64
 }
 
-func (f *fakeReplica) Servers() ([]raftfsm.Server, error) {
+func (f *recordingReplica) Servers() ([]raftfsm.Server, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.servers), nil
 }
 
-func (f *fakeReplica) set(id, addr string, voter bool) {
+func (f *recordingReplica) set(id, addr string, voter bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := range f.servers {
@@ -38,15 +38,15 @@ func (f *fakeReplica) set(id, addr string, voter bool) {
 	f.servers = append(f.servers, raftfsm.Server{ID: id, Addr: addr, Voter: voter})
 }
 
-func (f *fakeReplica) AddNonvoter(id, addr string) error { f.set(id, addr, false); return nil }
-func (f *fakeReplica) AddVoter(id, addr string) error    { f.set(id, addr, true); return nil }
-func (f *fakeReplica) RemoveServer(id string) error {
+func (f *recordingReplica) AddNonvoter(id, addr string) error { f.set(id, addr, false); return nil }
+func (f *recordingReplica) AddVoter(id, addr string) error    { f.set(id, addr, true); return nil }
+func (f *recordingReplica) RemoveServer(id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.servers = slices.DeleteFunc(f.servers, func(s raftfsm.Server) bool { return s.ID == id })
 	return nil
 }
-func (f *fakeReplica) BootstrapCluster(voters []raftfsm.Server) error {
+func (f *recordingReplica) BootstrapCluster(voters []raftfsm.Server) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.bootstrap = slices.Clone(voters)
@@ -54,9 +54,10 @@ func (f *fakeReplica) BootstrapCluster(voters []raftfsm.Server) error {
 	f.index = 1
 	return nil
 }
-func (f *fakeReplica) LastIndex() uint64 { f.mu.Lock(); defer f.mu.Unlock(); return f.index }
+func (f *recordingReplica) LastIndex() uint64    { f.mu.Lock(); defer f.mu.Unlock(); return f.index }
+func (f *recordingReplica) AppliedIndex() uint64 { return f.LastIndex() }
 
-func (f *fakeReplica) snapshot() (servers, bootstrap []raftfsm.Server) {
+func (f *recordingReplica) snapshot() (servers, bootstrap []raftfsm.Server) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.servers), slices.Clone(f.bootstrap)
@@ -83,7 +84,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func start(t *testing.T, id, seed string, leader *atomic.Bool, rep *fakeReplica, cluster string) *Membership {
+func start(t *testing.T, id, seed string, leader *atomic.Bool, rep *recordingReplica, cluster string) *Membership {
 	t.Helper()
 	cfg := Config{
 		NodeID: id, ClusterName: cluster, BindAddr: "127.0.0.1:0", Advertise: id + ":7000",
@@ -110,7 +111,7 @@ func start(t *testing.T, id, seed string, leader *atomic.Bool, rep *fakeReplica,
 func TestBootstrapJoinPromoteLeave(t *testing.T) {
 	var lead, follow, third atomic.Bool
 	lead.Store(true)
-	r0, r1, r2 := &fakeReplica{}, &fakeReplica{}, &fakeReplica{}
+	r0, r1, r2 := &recordingReplica{}, &recordingReplica{}, &recordingReplica{}
 	m0 := start(t, "a", "", &lead, r0, "c")
 	_ = start(t, "b", m0.Addr(), &follow, r1, "c")
 	eventually(t, "both bootstrap", func() bool {
@@ -138,7 +139,7 @@ func TestBootstrapJoinPromoteLeave(t *testing.T) {
 	})
 
 	var other atomic.Bool
-	stranger := start(t, "x", m0.Addr(), &other, &fakeReplica{}, "another")
+	stranger := start(t, "x", m0.Addr(), &other, &recordingReplica{}, "another")
 	time.Sleep(300 * time.Millisecond) // a few gossip rounds: a refusal has no event to await
 	if slices.Contains(m0.Members(), "x") || slices.Contains(stranger.Members(), "a") {
 		t.Fatalf("members of different clusters met: %v / %v", m0.Members(), stranger.Members())
