@@ -183,7 +183,9 @@ func securityHeaders(h http.Header) {
 		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: with no-referrer, browsers send
+	// "Origin: null" on the console's own form posts.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 }
@@ -425,16 +427,18 @@ func (s *loginStore) expire(now time.Time) {
 // checkCSRF reports whether a POST carries the login's CSRF token and, when
 // the browser says where it comes from, comes from this origin.
 func checkCSRF(r *http.Request, l *login) bool {
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		return false
-	}
-	if o := r.Header.Get("Origin"); o != "" && o != "null" {
-		u, err := url.Parse(o)
-		if err != nil || u.Host != r.Host {
+	// Browsers that send Fetch metadata say where a request comes from;
+	// for the others, the Origin header (absent from old browsers and
+	// non-browser clients, which carry no ambient cookies of a victim).
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		if site != "same-origin" && site != "none" {
 			return false
 		}
-	} else if o == "null" {
-		return false
+	} else if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if o == "null" || err != nil || u.Host != r.Host {
+			return false
+		}
 	}
 	if l == nil {
 		return true // the login form: origin checks only

@@ -63,6 +63,7 @@ type base struct {
 	Path        string
 	Completions []string
 	Notice      string
+	Done        string // which action the notice reports
 	Error       string
 }
 
@@ -148,7 +149,9 @@ func (c *Console) treePage(w http.ResponseWriter, r *http.Request) {
 	p := cleanPath(q.Get("path"))
 	c.withSession(w, r, v, func(s *coord.Session) {
 		page, status := c.buildTree(r.Context(), s, v, p, q)
-		page.Notice = doneNotices[q.Get("done")]
+		if n, ok := doneNotices[q.Get("done")]; ok {
+			page.Notice, page.Done = n, q.Get("done")
+		}
 		c.render(w, status, "tree", page)
 	})
 }
