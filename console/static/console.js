@@ -71,7 +71,7 @@
   // minutes in plain SVG.
   if (page === "ensemble") {
     var SVG = "http://www.w3.org/2000/svg";
-    var W = 320, H = 120, L = 34, R = 6, T = 8, B = 18, KEEP = 120;
+    var W = 320, H = 120, L = 34, R = 6, T = 8, B = 18, KEEP = 60;
     var samples = [];
     var series = {
       ops: function (s, p) { return p ? Math.max(0, (s.zxid - p.zxid) * 1000 / Math.max(1, s.t - p.t)) : null; },
@@ -80,7 +80,7 @@
       sessions: function (s) { return s.sessions; }
     };
     var hint = document.getElementById("charts-hint");
-    if (hint) hint.textContent = "Sampled every second from this node while the page is open; the last two minutes.";
+    if (hint) hint.textContent = "Sampled every second from this node while the page is open: the last minute. Sync round-trip is a sync through the leader, as a client's sync() makes.";
     var el = function (name, attrs, text) {
       var e = document.createElementNS(SVG, name);
       for (var k in attrs) e.setAttribute(k, attrs[k]);
@@ -89,10 +89,16 @@
     };
     var fmt = function (v) {
       if (v === null || v === undefined) return "—";
+      if (Number.isInteger(v)) return v.toLocaleString("en-US");
       if (v >= 1000) return Math.round(v).toLocaleString("en-US");
       if (v >= 10) return v.toFixed(0);
       if (v >= 1) return v.toFixed(1);
       return v.toFixed(2);
+    };
+    var bytes = function (n) {
+      var u = ["B", "KiB", "MiB", "GiB"], i = 0;
+      while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+      return (i === 0 ? String(n) : n.toFixed(1)) + " " + u[i];
     };
     var niceMax = function (m) {
       if (m <= 0) return 1;
@@ -118,7 +124,7 @@
         svg.appendChild(el("line", { x1: L, x2: W - R, y1: yy, y2: yy, "class": "grid-line" }));
         svg.appendChild(el("text", { x: L - 4, y: yy + 3, "text-anchor": "end", "class": "axis" }, fmt(max * f)));
       });
-      svg.appendChild(el("text", { x: L, y: H - 4, "class": "axis" }, "−2 min"));
+      svg.appendChild(el("text", { x: L, y: H - 4, "class": "axis" }, "−1 min"));
       svg.appendChild(el("text", { x: W - R, y: H - 4, "text-anchor": "end", "class": "axis" }, "now"));
       var pts = [];
       vals.forEach(function (v, i) { if (v !== null) pts.push([x(i), y(v)]); });
@@ -136,8 +142,12 @@
           if (!s) return;
           samples.push(s);
           if (samples.length > KEEP) samples.shift();
-          var z = document.getElementById("v-zxid");
-          if (z) z.textContent = String(s.zxid);
+          var cells = document.querySelectorAll("[data-stat]");
+          for (var j = 0; j < cells.length; j++) {
+            var k = cells[j].getAttribute("data-stat");
+            if (s[k] === undefined) continue;
+            cells[j].textContent = k === "dataSize" ? bytes(s[k]) : String(s[k]);
+          }
           for (var i = 0; i < figs.length; i++) draw(figs[i], figs[i].getAttribute("data-series"));
         })
         .catch(function () {});
