@@ -22,9 +22,10 @@ var allowedDirect = map[string]string{
 	"github.com/anishathalye/porcupine": "tests only: linearizability checking",
 	"golang.org/x/term":                 "coordctl's interactive line editing, history and tab completion on a terminal",
 	"github.com/creack/pty":             "tests only: a pseudo-terminal to drive coordctl's interactive shell",
+	"github.com/chromedp/chromedp":      "tests only: drives headless Chromium through the web console",
 }
 
-var testOnly = []string{"github.com/go-zookeeper/zk", "github.com/anishathalye/porcupine", "github.com/creack/pty"}
+var testOnly = []string{"github.com/go-zookeeper/zk", "github.com/anishathalye/porcupine", "github.com/creack/pty", "github.com/chromedp/"}
 
 func TestDirectDependencies(t *testing.T) {
 	mod, err := os.ReadFile("go.mod")
