@@ -46,7 +46,7 @@ var commandCases = []struct {
 }
 
 func testBatch() *batch {
-	b := &batch{time: 1_700_000_000_123}
+	b := &batch{format: logFormat1, time: 1_700_000_000_123}
 	for i, tc := range commandCases {
 		b.entries = append(b.entries, entry{origin: uint64(i) * 0x9e3779b97f4a7c15, seq: uint64(i), cmd: tc.cmd})
 	}
@@ -56,7 +56,7 @@ func testBatch() *batch {
 func TestBatchRoundtrip(t *testing.T) {
 	for _, tc := range commandCases {
 		t.Run(tc.name, func(t *testing.T) {
-			b := &batch{time: -1, entries: []entry{{origin: math.MaxUint64, seq: 1, cmd: tc.cmd}}}
+			b := &batch{format: logFormat1, time: -1, entries: []entry{{origin: math.MaxUint64, seq: 1, cmd: tc.cmd}}}
 			enc := encodeBatch(nil, b)
 			got, err := decodeBatch(enc)
 			if err != nil {
@@ -80,6 +80,15 @@ func TestBatchRoundtrip(t *testing.T) {
 		got, err := decodeBatch(enc[len(prefix):])
 		if err != nil || !reflect.DeepEqual(&got, b) {
 			t.Fatalf("roundtrip: %v", err)
+		}
+	})
+	t.Run("Format2", func(t *testing.T) {
+		b := testBatch()
+		b.format = logFormat2
+		enc := encodeBatch(nil, b)
+		got, err := decodeBatch(enc)
+		if enc[0] != batchFormatV2 || err != nil || !reflect.DeepEqual(&got, b) {
+			t.Fatalf("format 2 roundtrip: tag %d, %v", enc[0], err)
 		}
 	})
 	t.Run("NoEntries", func(t *testing.T) {
