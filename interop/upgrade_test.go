@@ -722,7 +722,10 @@ func TestRollingUpgrade(t *testing.T) {
 	if refusal == "" {
 		t.Fatalf("coordd %d downgraded to %s exited (%v) without saying the data is of a newer format; log:\n%s", id, upgradeFrom, e.exitErr(d), e.logFrom(d, off))
 	}
-	how := "halted"
+	for wait := time.Now(); e.running(d) && time.Since(wait) < 3*time.Second; {
+		time.Sleep(20 * time.Millisecond) // an Open that failed on it exits
+	}
+	how := "halted, still running"
 	if !e.running(d) {
 		how = fmt.Sprintf("exited (%v)", e.exitErr(d))
 		if e.exitErr(d) == nil {
