@@ -258,8 +258,8 @@ func (e *coorddEnsemble) logFormat(i int) (active int, ok bool) {
 		return 0, false
 	}
 	for _, line := range strings.Split(out, "\n") {
-		if v, found := strings.CutPrefix(line, "coord_log_format_active"); found {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "coord_log_format_active" {
+			n, err := strconv.Atoi(f[1])
 			return n, err == nil
 		}
 	}
