@@ -203,6 +203,12 @@ func (s *Session) getData(ctx context.Context, path string, sink watchSink, grou
 	if err != nil {
 		return nil, Stat{}, err
 	}
+	return s.getDataAt(path, full, sink, group)
+}
+
+// getDataAt reads the node at full (path as the caller named it, for
+// errors) and, with a sink, sets a data watch under the same lock.
+func (s *Session) getDataAt(path, full string, sink watchSink, group any) ([]byte, Stat, error) {
 	var data []byte
 	var st Stat
 	code := s.read(full, PermRead, func(t *tree, n *znode) {
@@ -241,6 +247,11 @@ func (s *Session) exists(ctx context.Context, path string, sink watchSink, group
 	if err != nil {
 		return false, Stat{}, err
 	}
+	return s.existsAt(path, full, sink, group)
+}
+
+// existsAt is exists of the node at full (path as the caller named it).
+func (s *Session) existsAt(path, full string, sink watchSink, group any) (bool, Stat, error) {
 	t := s.n.fsm
 	t.mu.RLock()
 	defer t.mu.RUnlock()
@@ -280,6 +291,12 @@ func (s *Session) getChildren(ctx context.Context, path string, sink watchSink, 
 	if err != nil {
 		return nil, Stat{}, err
 	}
+	return s.getChildrenAt(path, full, sink, group)
+}
+
+// getChildrenAt is getChildren of the node at full (path as the caller
+// named it).
+func (s *Session) getChildrenAt(path, full string, sink watchSink, group any) ([]string, Stat, error) {
 	var names []string
 	var st Stat
 	code := s.read(full, PermRead, func(t *tree, n *znode) {

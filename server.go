@@ -133,22 +133,7 @@ func (ss *ServerSession) Exists(ctx context.Context, path string, watch bool) (b
 	if err := ss.ready(ctx, "exists", path); err != nil {
 		return false, Stat{}, err
 	}
-	s := ss.s
-	f := s.n.fsm
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	z, ok := f.t.nodes[path]
-	if ok && !f.t.perm(z, PermRead, s.identities()) {
-		return false, Stat{}, opErr("exists", path, ErrNoAuth)
-	}
-	var st Stat
-	if ok {
-		st = z.stat()
-	}
-	if watch {
-		s.addWatch(path, watchData, ss, ss)
-	}
-	return ok, st, nil
+	return ss.s.existsAt(path, path, ss.sink(watch), ss)
 }
 
 // GetData returns the node's data (the caller's to keep) and Stat. With
@@ -158,22 +143,7 @@ func (ss *ServerSession) GetData(ctx context.Context, path string, watch bool) (
 	if err := ss.ready(ctx, "getData", path); err != nil {
 		return nil, Stat{}, err
 	}
-	s := ss.s
-	var data []byte
-	var st Stat
-	code := s.read(path, PermRead, func(t *tree, z *znode) {
-		if z.data != nil {
-			data = slices.Clone(z.data)
-		}
-		st = z.stat()
-		if watch {
-			s.addWatch(path, watchData, ss, ss)
-		}
-	})
-	if code != CodeOK {
-		return nil, Stat{}, opErr("getData", path, code)
-	}
-	return data, st, nil
+	return ss.s.getDataAt(path, path, ss.sink(watch), ss)
 }
 
 // GetChildren returns the names of the node's children, sorted, and its
@@ -183,24 +153,15 @@ func (ss *ServerSession) GetChildren(ctx context.Context, path string, watch boo
 	if err := ss.ready(ctx, "getChildren", path); err != nil {
 		return nil, Stat{}, err
 	}
-	s := ss.s
-	var names []string
-	var st Stat
-	code := s.read(path, PermRead, func(t *tree, z *znode) {
-		names = make([]string, 0, len(z.children))
-		for c := range z.children {
-			names = append(names, c)
-		}
-		st = z.stat()
-		if watch {
-			s.addWatch(path, watchChild, ss, ss)
-		}
-	})
-	if code != CodeOK {
-		return nil, Stat{}, opErr("getChildren", path, code)
+	return ss.s.getChildrenAt(path, path, ss.sink(watch), ss)
+}
+
+// sink is the session's watch sink when a watch is asked for.
+func (ss *ServerSession) sink(watch bool) watchSink {
+	if watch {
+		return ss
 	}
-	slices.Sort(names)
-	return names, st, nil
+	return nil
 }
 
 // Ephemerals returns the paths of the session's ephemeral nodes that start
