@@ -3,7 +3,6 @@ package coord_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,34 +21,13 @@ func TestGossipClusterKeyRefusesStrangers(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var nodes []*coord.Node
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i := 0; i < 3; i++ {
-		cfg := keyed(fmt.Sprintf("k%d", i), key)
-		if i == 0 {
-			cfg.Gossip.Addr, cfg.Gossip.Join = seed, nil
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n, err := coord.Open(ctx, cfg)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			nodes = append(nodes, n)
-			mu.Unlock()
-		}()
+	cfgs := make([]coord.Config, 3)
+	for i := range cfgs {
+		cfgs[i] = keyed(fmt.Sprintf("k%d", i), key)
 	}
-	wg.Wait()
-	t.Cleanup(func() {
-		for _, n := range nodes {
-			n.Abort()
-		}
-	})
-	if t.Failed() {
+	cfgs[0].Gossip.Addr, cfgs[0].Gossip.Join = seed, nil
+	nodes, ok := openAll(t, ctx, cfgs)
+	if !ok {
 		return
 	}
 	for _, tc := range []struct {

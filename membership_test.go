@@ -178,34 +178,13 @@ func TestGossipRefusesStrangers(t *testing.T) {
 	seed := freePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var nodes []*coord.Node
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i := 0; i < 3; i++ {
-		cfg := gossipConfig(fmt.Sprintf("m%d", i), seed, key)
-		if i == 0 {
-			cfg.Gossip.Addr, cfg.Gossip.Join = seed, nil
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n, err := coord.Open(ctx, cfg)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			nodes = append(nodes, n)
-			mu.Unlock()
-		}()
+	cfgs := make([]coord.Config, 3)
+	for i := range cfgs {
+		cfgs[i] = gossipConfig(fmt.Sprintf("m%d", i), seed, key)
 	}
-	wg.Wait()
-	t.Cleanup(func() {
-		for _, n := range nodes {
-			n.Abort()
-		}
-	})
-	if t.Failed() {
+	cfgs[0].Gossip.Addr, cfgs[0].Gossip.Join = seed, nil
+	nodes, ok := openAll(t, ctx, cfgs)
+	if !ok {
 		return
 	}
 	for _, tc := range []struct {
@@ -241,4 +220,35 @@ func TestGossipRefusesStrangers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openAll opens the nodes of cfgs at once (a gossip cluster bootstraps
+// only when they meet) and aborts them when the test ends. It reports
+// false, with the test failed, if any did not open.
+func openAll(t *testing.T, ctx context.Context, cfgs []coord.Config) ([]*coord.Node, bool) {
+	t.Helper()
+	var nodes []*coord.Node
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, cfg := range cfgs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := coord.Open(ctx, cfg)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			nodes = append(nodes, n)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			n.Abort()
+		}
+	})
+	return nodes, !t.Failed()
 }
