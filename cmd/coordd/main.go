@@ -27,7 +27,9 @@
 //     (coord.electionTimeoutMs sets it exactly); initLimit is accepted and
 //     ignored.
 //   - Observers run as voting members; reconfig is answered ReconfigDisabled;
-//     there is no TLS and no AdminServer. TTL and container nodes are always on.
+//     there is no AdminServer. TTL and container nodes are always on.
+//   - secureClientPort serves TLS with PEM key and trust stores only
+//     (clientport.go lists the ssl.* keys and what is refused).
 //
 // Unknown keys are logged as warnings. SIGTERM or SIGINT closes the node
 // cleanly (its sessions are closed and leadership is handed over); a second
@@ -51,7 +53,6 @@ import (
 	"time"
 
 	"github.com/coordkit/coord"
-	"github.com/coordkit/coord/zkserver"
 )
 
 // Defaults when coordd runs without a zoo.cfg.
@@ -338,15 +339,22 @@ func serve(ctx context.Context, cfg daemonConfig, closeTimeout time.Duration, lo
 		logger.Error("cannot start", "err", err)
 		return 1
 	}
-	wire, err := zkserver.Listen(cfg.ClientAddr, n, cfg.wire())
+	wire, secure, err := listenClients(&cfg, n)
 	if err != nil {
-		logger.Error("cannot start", "err", fmt.Errorf("client listener: %w", err))
+		logger.Error("cannot start", "err", err)
 		cctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		n.Close(cctx)
 		cancel()
 		return 1
 	}
-	logger.Info("serving", "client", wire.Addr().String(), "role", n.Role(), "after", time.Since(start).Round(time.Millisecond))
+	var addrs []any
+	if wire != nil {
+		addrs = append(addrs, "client", wire.Addr().String())
+	}
+	if secure != nil {
+		addrs = append(addrs, "secureClient", secure.Addr().String())
+	}
+	logger.Info("serving", append(addrs, "role", n.Role(), "after", time.Since(start).Round(time.Millisecond))...)
 
 	<-ctx.Done()
 	logger.Info("shutting down", "role", n.Role())
@@ -358,7 +366,12 @@ func serve(ctx context.Context, cfg daemonConfig, closeTimeout time.Duration, lo
 	defer signal.Stop(again)
 	// The wire server goes first: it serves the node, not the other way
 	// round.
-	wire.Close()
+	if wire != nil {
+		wire.Close()
+	}
+	if secure != nil {
+		secure.Close()
+	}
 	done := make(chan error, 1)
 	go func() { done <- n.Close(cctx) }()
 	select {

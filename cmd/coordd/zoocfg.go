@@ -174,6 +174,8 @@ type zooConfig struct {
 	SnapCount              uint64        // 0: coord's default
 	ElectionTimeout        time.Duration // coord.electionTimeoutMs; 0: derived
 
+	client clientPortConfig // TLS port, x509, connection and queue limits (clientport.go)
+
 	// Set by coordd's flags, not by zoo.cfg keys.
 	clientAddr      string // overrides clientPortAddress:clientPort
 	dataDirOptional bool   // an empty DataDir means in memory
@@ -222,7 +224,6 @@ var ignoredKeys = map[string]string{
 	"syncEnabled":                           "coord's observers always keep the log on disk",
 	"leaderServes":                          "every coord node serves clients",
 	"cnxTimeout":                            "raft elects the leader",
-	"maxCnxns":                              "coord limits connections per IP (maxClientCnxns) and 10,000 in all",
 	"clientPortListenBacklog":               "the OS default backlog is used",
 	"serverCnxnFactory":                     "coord has its own network layer",
 	"metricsProvider.className":             "coord reports metrics through mntr only",
@@ -233,9 +234,8 @@ var ignoredKeys = map[string]string{
 	"digest.enabled":                        "coord keeps its own tree digest",
 	"initLimit":                             "", // handled, see electionTimeout
 	"skipACL":                               "coord always checks ACLs (skipACL is not supported)",
-	"portUnification":                       "coord serves plaintext clients only",
 	"sslQuorum":                             "coord's cluster port is plaintext",
-	"serverCnxnFactory.secure":              "coord serves plaintext clients only",
+	"serverCnxnFactory.secure":              "coord has its own network layer (secureClientPort serves TLS)",
 	"multiAddress.enabled":                  "coord uses one cluster address per server",
 	"multiAddress.reachabilityCheckEnabled": "coord uses one cluster address per server",
 }
@@ -317,6 +317,12 @@ func parseZooConfig(props []property) (*zooConfig, error) {
 		bad := func(err error) error {
 			return fmt.Errorf("%s: %s=%q: %v", p.where, p.key, v, err)
 		}
+		if ok, err := zc.clientPortKey(k, v, p.where); ok {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
 		var err error
 		switch {
 		case k == "tickTime":
@@ -329,8 +335,6 @@ func parseZooConfig(props []property) (*zooConfig, error) {
 			zc.ClientPort, err = parsePort(v)
 		case k == "clientPortAddress":
 			zc.ClientPortAddress = v
-		case k == "secureClientPort", k == "secureClientPortAddress":
-			note(&zc.Warnings, k, fmt.Sprintf("%s: %s ignored: coordd serves plaintext clients only (no TLS)", p.where, p.key))
 		case k == "initLimit":
 			zc.InitLimit, err = strconv.Atoi(v)
 		case k == "syncLimit":
@@ -391,7 +395,7 @@ func parseZooConfig(props []property) (*zooConfig, error) {
 		case strings.HasPrefix(k, "group."), strings.HasPrefix(k, "weight."):
 			note(&zc.Warnings, "hierarchy", fmt.Sprintf("%s: %s ignored: coordd uses a simple majority of all servers (no hierarchical quorums)", p.where, p.key))
 		case strings.HasPrefix(k, "ssl."), strings.HasPrefix(k, "authProvider."):
-			note(&zc.Warnings, k, fmt.Sprintf("%s: %s ignored: not supported by coordd (TLS and custom auth providers; digest, ip, world and auth schemes are built in)", p.where, p.key))
+			note(&zc.Warnings, k, fmt.Sprintf("%s: %s ignored: not supported by coordd (custom auth providers; digest, ip, world, auth and x509 are built in)", p.where, p.key))
 		default:
 			if why, ok := ignoredKeys[k]; ok {
 				if why != "" {
@@ -547,11 +551,12 @@ type daemonConfig struct {
 	ClientAddr      string   // where the wire server listens
 	MaxClientCnxns  int      // zkserver.Config's meaning: negative = no limit
 	FourLetterWords []string // nil: ZooKeeper's default (srvr)
+	clientPortSettings
 }
 
 // wire is the wire server's configuration.
 func (c *daemonConfig) wire() zkserver.Config {
-	return zkserver.Config{MaxClientCnxns: c.MaxClientCnxns, FourLetterWords: c.FourLetterWords, Logger: c.Logger}
+	return c.clientPortSettings.apply(zkserver.Config{MaxClientCnxns: c.MaxClientCnxns, FourLetterWords: c.FourLetterWords, Logger: c.Logger})
 }
 
 // coordConfig turns the parsed file into a daemonConfig. It checks what
@@ -656,8 +661,13 @@ func (zc *zooConfig) coordConfig() (daemonConfig, error) {
 		cfg.ClientAddr = self.ClientAddr
 	case zc.ClientPortAddress != "":
 		return cfg, fmt.Errorf("clientPortAddress is set but clientPort is not set")
+	case zc.client.SecurePort != 0:
+		// A TLS port only.
 	default:
 		return cfg, fmt.Errorf("clientPort is not set")
+	}
+	if err := zc.resolveClientPort(&cfg.clientPortSettings); err != nil {
+		return cfg, err
 	}
 	if zc.DataLogDir != "" && filepath.Clean(zc.DataLogDir) != filepath.Clean(zc.DataDir) {
 		zc.Infos = append(zc.Infos, fmt.Sprintf("dataLogDir=%s ignored: coord keeps its raft log and snapshots together in dataDir (%s)", zc.DataLogDir, zc.DataDir))
