@@ -104,8 +104,8 @@ func TestClientPortConfig(t *testing.T) {
 			},
 		},
 		{
-			name: "limits",
-			cfg:  "tickTime=2000\ndataDir=$DIR\nclientPort=2181\nmaxCnxns=0\ncoord.maxQueuedBytes=1048576\ncoord.maxConnQueuedBytes=-1\n",
+			name:  "limits",
+			cfg:   "tickTime=2000\ndataDir=$DIR\nclientPort=2181\nmaxCnxns=0\ncoord.maxQueuedBytes=1048576\ncoord.maxConnQueuedBytes=-1\n",
 			props: []string{"jute.maxbuffer=4194304"},
 			check: func(t *testing.T, c daemonConfig, zc *zooConfig) {
 				w := c.wire()
