@@ -115,7 +115,7 @@ func fixupACL(acl []ACL, ids []ID) ([]ACL, error) {
 		case "auth":
 			found := false
 			for _, id := range ids {
-				if id.Scheme == "digest" { // the only authenticated provider with ids
+				if id.Scheme == "digest" || id.Scheme == "x509" { // the authenticated providers
 					found = true
 					add(ACL{Perms: a.Perms, Scheme: id.Scheme, ID: id.ID})
 				}
@@ -130,6 +130,11 @@ func fixupACL(acl []ACL, ids []ID) ([]ACL, error) {
 			add(a)
 		case "ip":
 			if _, ok := parseIPACL(a.ID); !ok {
+				return nil, ErrInvalidACL
+			}
+			add(a)
+		case "x509":
+			if ValidateX509ID(a.ID) != nil {
 				return nil, ErrInvalidACL
 			}
 			add(a)
@@ -188,9 +193,9 @@ func checkPerm(acl []ACL, perm Perm, ids []ID) bool {
 			if a.ID == "anyone" {
 				return true
 			}
-		case "digest":
+		case "digest", "x509":
 			for _, id := range ids {
-				if id.Scheme == "digest" && id.ID == a.ID {
+				if id.Scheme == a.Scheme && id.ID == a.ID {
 					return true
 				}
 			}

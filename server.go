@@ -45,6 +45,12 @@ type ServerSessionConfig struct {
 	// ClientIP is the peer's address, the identity "ip" ACLs match.
 	ClientIP string
 
+	// Identities are what the front end authenticated for the connection
+	// (a TLS client certificate's "x509" identity, say), as
+	// SessionConfig.Identities. A re-attached session takes the new
+	// connection's identities, as ZooKeeper's are per connection.
+	Identities []ID
+
 	// Notify receives the session's events: state changes (Type
 	// EventNone: StateSyncConnected, StateDisconnected when this node lost
 	// its leader or the session moved to another connection,
@@ -69,7 +75,7 @@ type ServerSession struct {
 // ErrConnectionLoss once the Node is closed, ErrOperationTimeout when ctx
 // ends first.
 func (n *Node) NewServerSession(ctx context.Context, cfg ServerSessionConfig) (*ServerSession, error) {
-	sc := SessionConfig{ClientIP: cfg.ClientIP}
+	sc := SessionConfig{ClientIP: cfg.ClientIP, Identities: cfg.Identities}
 	if cfg.ID == 0 {
 		sc.Timeout = max(cfg.Timeout, time.Millisecond)
 	} else {
@@ -98,7 +104,8 @@ func (ss *ServerSession) Session() *Session { return ss.s }
 func (ss *ServerSession) deliver(ev Event) { ss.s.notify(ev) }
 
 // Identities returns the identities the session's requests carry: its
-// client address (scheme "ip") and what AddAuth added.
+// client address (scheme "ip"), the front end's Identities and what
+// AddAuth added.
 func (ss *ServerSession) Identities() []ID { return slices.Clone(ss.s.identities()) }
 
 // ready is the prologue of every ServerSession request.

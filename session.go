@@ -32,6 +32,14 @@ type SessionConfig struct {
 	// "ip" ACLs. The ZooKeeper wire server sets the peer's address; in-process
 	// sessions have none unless set here.
 	ClientIP string
+
+	// Identities are identities a front end authenticated out of band, such
+	// as the ZooKeeper wire server's {Scheme: "x509", ID: <certificate
+	// subject>} for a TLS client certificate. The session's requests carry
+	// them as they carry AddAuth's; they are trusted as given (a
+	// {Scheme: "super"} identity bypasses every ACL, as ZooKeeper's
+	// X509AuthenticationProvider.superUser). See ValidateX509ID.
+	Identities []ID
 }
 
 // Auth is a scheme and credentials, as passed to AddAuth.
@@ -87,6 +95,10 @@ func (n *Node) newSession(ctx context.Context, cfg SessionConfig, notify func(Ev
 	if cfg.ClientIP != "" {
 		ids = append(ids, ID{Scheme: "ip", ID: cfg.ClientIP})
 	}
+	if err := checkIdentities(cfg.Identities); err != nil {
+		return nil, err
+	}
+	ids = appendIDs(ids, cfg.Identities)
 	for _, a := range cfg.Auth {
 		more, err := authenticate(a.Scheme, a.Credentials, n.cfg.SuperDigest)
 		if err != nil {

@@ -3,6 +3,7 @@ package zkserver
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -23,7 +24,10 @@ import (
 // the order the client sees.
 type zkConn struct {
 	srv *Server
-	nc  net.Conn // nil when a test or the fuzzer drives process directly
+	nc  net.Conn // nil when a test or the fuzzer drives process directly; a *tls.Conn on a TLS port
+	// raw is the accepted connection under nc, closed to abort: closing a
+	// *tls.Conn may block sending its close alert.
+	raw net.Conn
 	ip  string
 	// remote is the peer address as ZooKeeper prints it ("/127.0.0.1:5000").
 	remote string
@@ -39,16 +43,20 @@ type zkConn struct {
 	ready   bool          // guarded by stMu
 	pending []coord.State // guarded by stMu
 
-	outMu    sync.Mutex
-	out      [][]byte // frames to write; guarded by outMu
-	outBytes int      // guarded by outMu
-	closing  bool     // no more frames; close once out is written; guarded by outMu
-	wake     chan struct{}
-	written  chan struct{} // closed when writeLoop has exited
-	graceful bool          // writeLoop wrote everything and half-closed; set before written closes
+	outMu       sync.Mutex
+	out         [][]byte     // frames to write; guarded by outMu
+	queuedBytes atomic.Int64 // bytes of frames queued or being written (limits.go)
+	dropped     atomic.Bool  // dropped for its queued bytes
+	closing     bool         // no more frames; close once out is written; guarded by outMu
+	wake        chan struct{}
+	written     chan struct{} // closed when writeLoop has exited
+	graceful    bool          // writeLoop wrote everything and half-closed; set before written closes
 
 	// closingSession is set while a closeSession request is being served:
 	// the session's end must not drop the connection before the reply.
+	// ids are what the TLS handshake authenticated (x509, super).
+	ids []coord.ID
+
 	closingSession atomic.Bool
 	fourLetter     atomic.Bool // a four-letter-word connection, not a client
 
@@ -103,6 +111,7 @@ func newZKConn(srv *Server, nc net.Conn, ip string) *zkConn {
 	c := &zkConn{
 		srv:         srv,
 		nc:          nc,
+		raw:         nc,
 		ip:          ip,
 		ctx:         ctx,
 		cancel:      cancel,
@@ -123,6 +132,16 @@ func (c *zkConn) serve() {
 	defer c.srv.forget(c)
 	defer c.cancel()
 
+	if tcfg := c.srv.cfg.TLS; tcfg != nil {
+		tc := tls.Server(c.raw, tcfg)
+		ids, err := c.tlsHandshake(tc)
+		if err != nil {
+			c.srv.log.Debug("wire TLS handshake", "remote", c.remote, "err", err)
+			c.raw.Close()
+			return
+		}
+		c.nc, c.ids = tc, ids
+	}
 	br := bufio.NewReader(c.nc)
 	_ = c.nc.SetReadDeadline(time.Now().Add(zkHandshakeTimeout))
 	head, err := br.Peek(4)
@@ -145,9 +164,8 @@ func (c *zkConn) serve() {
 	<-c.written
 	if c.graceful {
 		lingerClose(c.nc, br)
-	} else {
-		c.nc.Close()
 	}
+	c.raw.Close()
 	c.detach()
 }
 
@@ -169,7 +187,7 @@ func lingerClose(nc net.Conn, r io.Reader) {
 // must close.
 func (c *zkConn) run(br *bufio.Reader) {
 	buf := make([]byte, zkReadBuffer)
-	frame, err := zkwire.ReadFrame(br, buf, zkwire.DefaultMaxBuffer)
+	frame, err := zkwire.ReadFrame(br, buf, c.srv.frameLimit)
 	if err != nil {
 		c.srv.log.Debug("wire handshake", "remote", c.remote, "err", err)
 		return
@@ -188,7 +206,7 @@ func (c *zkConn) run(br *bufio.Reader) {
 		if !c.setReadDeadline(time.Now().Add(timeout)) {
 			return
 		}
-		frame, err := zkwire.ReadFrame(br, buf, zkwire.DefaultMaxBuffer)
+		frame, err := zkwire.ReadFrame(br, buf, c.srv.frameLimit)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				c.srv.log.Debug("wire read", "remote", c.remote, "session", s.ID(), "err", err)
@@ -243,7 +261,7 @@ func (c *zkConn) handshake(frame []byte) *coord.ServerSession {
 	defer cancel()
 	// ZooKeeper clamps the requested timeout into [min, max]; zero and
 	// negative requests get the minimum (NewServerSession does both).
-	cfg := coord.ServerSessionConfig{ClientIP: c.ip, Notify: c.notify}
+	cfg := coord.ServerSessionConfig{ClientIP: c.ip, Identities: c.ids, Notify: c.notify}
 	if req.SessionID == 0 {
 		cfg.Timeout = time.Duration(req.TimeOut) * time.Millisecond
 	} else {
@@ -347,17 +365,18 @@ func (c *zkConn) enqueue(frame []byte) bool {
 		return false
 	}
 	c.out = append(c.out, frame)
-	c.outBytes += len(frame)
-	if c.outBytes > zkMaxQueued {
+	c.account(int64(len(frame)))
+	if limit := c.srv.cfg.MaxConnQueuedBytes; limit > 0 && c.queuedBytes.Load() > limit {
 		// The client is not reading. Drop it rather than buffer without
 		// bound.
-		c.out, c.outBytes, c.closing = nil, 0, true
 		c.outMu.Unlock()
-		c.srv.log.Warn("wire client not reading: connection dropped", "remote", c.remote)
-		c.abort()
+		c.srv.log.Warn("wire client not reading: connection dropped", "remote", c.remote,
+			"queued", c.queuedBytes.Load(), "limit", limit)
+		c.dropSlow()
 		return false
 	}
 	c.outMu.Unlock()
+	c.srv.overBudget()
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -377,15 +396,26 @@ func (c *zkConn) closeAfterFlush() {
 	}
 }
 
-// abort closes the connection now.
+// abort closes the connection now; what is queued is dropped.
 func (c *zkConn) abort() {
 	c.outMu.Lock()
 	c.closing = true
+	c.dropQueued()
 	c.outMu.Unlock()
 	c.cancel()
-	if c.nc != nil {
-		c.nc.Close()
+	if c.raw != nil {
+		c.raw.Close()
 	}
+}
+
+// dropQueued forgets the frames not yet taken by the writer. outMu is held.
+func (c *zkConn) dropQueued() {
+	var n int64
+	for _, f := range c.out {
+		n += int64(len(f))
+	}
+	c.out = nil
+	c.account(-n)
 }
 
 // setReadDeadline sets the deadline of the next read, unless the
@@ -404,17 +434,31 @@ func (c *zkConn) writeLoop() {
 	defer close(c.written)
 	// Whatever request is still running has nobody to answer.
 	defer c.cancel()
+	// Nothing is written from now on: release what is queued, and make
+	// later frames be dropped rather than counted forever.
+	defer func() {
+		c.outMu.Lock()
+		c.closing = true
+		c.dropQueued()
+		c.outMu.Unlock()
+	}()
 	var bufs net.Buffers
 	for {
 		c.outMu.Lock()
 		frames := c.out
-		c.out, c.outBytes = nil, 0
+		c.out = nil
 		closing := c.closing
 		c.outMu.Unlock()
 		if len(frames) > 0 {
+			var n int64
+			for _, f := range frames {
+				n += int64(len(f))
+			}
 			_ = c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout()))
 			bufs = frames
-			if _, err := bufs.WriteTo(c.nc); err != nil {
+			_, err := bufs.WriteTo(c.nc)
+			c.account(-n)
+			if err != nil {
 				c.abort()
 				return
 			}
@@ -438,7 +482,7 @@ func (c *zkConn) writeLoop() {
 		select {
 		case <-c.wake:
 		case <-c.ctx.Done():
-			c.nc.Close()
+			c.raw.Close()
 			return
 		}
 	}
@@ -467,8 +511,17 @@ func (c *zkConn) send(recs ...zkwire.Record) {
 func (c *zkConn) reply(xid int32, zxid int64, code coord.Code, body zkwire.Record) {
 	hdr := zkwire.ReplyHeader{Xid: xid, Zxid: zxid, Err: wireCode(code)}
 	frame, err := zkwire.AppendFrame(nil, &hdr, body)
+	if err == nil && len(frame)-4 > c.srv.frameLimit {
+		// The client would refuse it (its jute.maxbuffer) and drop the
+		// connection; fail the request instead.
+		c.srv.log.Warn("wire reply larger than the frame limit (jute.maxbuffer): answered MarshallingError",
+			"remote", c.remote, "xid", xid, "size", len(frame)-4, "limit", c.srv.frameLimit)
+		err = errFrameTooLarge
+	}
 	if err != nil {
-		c.srv.log.Error("wire encode", "err", err)
+		if err != errFrameTooLarge {
+			c.srv.log.Error("wire encode", "err", err)
+		}
 		hdr.Err = zkwire.CodeMarshallingError
 		frame, _ = zkwire.AppendFrame(nil, &hdr)
 	}

@@ -93,10 +93,7 @@ func FuzzWireProcess(f *testing.F) {
 			fresh(t)
 		}
 		keep := c.process(frame, time.Now())
-		c.outMu.Lock()
-		out := c.out
-		c.out, c.outBytes = nil, 0
-		c.outMu.Unlock()
+		out := c.takeOut()
 		for _, fr := range out {
 			body, err := zkwire.ReadFrame(bytes.NewReader(fr), nil, 0)
 			if err != nil {

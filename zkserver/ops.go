@@ -103,7 +103,7 @@ func (c *zkConn) execute(ss *coord.ServerSession, h zkwire.RequestHeader, body [
 		return false
 	}
 
-	req, err := zkwire.DecodeRequest(h.Type, body)
+	req, err := c.srv.decodeRequest(h.Type, body)
 	if err != nil {
 		// ZooKeeper fails a request whose body does not deserialize with
 		// MarshallingError and keeps the connection: the framing is intact.

@@ -2,6 +2,7 @@ package zkserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -34,10 +35,6 @@ const (
 	// zkHandshakeTimeout bounds how long a new connection may take to send
 	// its ConnectRequest (ZooKeeper's zookeeper.nio.sessionlessCnxnTimeout).
 	zkHandshakeTimeout = 10 * time.Second
-	// zkMaxQueued caps the bytes of replies and notifications waiting for a
-	// client that does not read; past it the connection is dropped (its
-	// session survives until its timeout, as after any disconnect).
-	zkMaxQueued = 64 << 20
 	// zkLinger is how long a closing connection waits for its peer to
 	// close too, so the last frames are read rather than reset away.
 	zkLinger = time.Second
@@ -56,8 +53,10 @@ type Config struct {
 	MaxClientCnxns int
 
 	// MaxConnections limits connections of all clients together, four
-	// letter words included (ZooKeeper has no such cap besides the OS file
-	// limit). Zero means 10,000; negative means no limit.
+	// letter words included (ZooKeeper 3.6+'s maxCnxns, which counts each
+	// port's connections, secure and not, separately as two Servers do
+	// here). Zero means 10,000; negative means no limit (ZooKeeper's
+	// maxCnxns=0). The connection over the limit is closed at once.
 	MaxConnections int
 
 	// FourLetterWords lists the four-letter words answered ("ruok",
@@ -68,6 +67,45 @@ type Config struct {
 
 	// Logger receives the server's logs. Nil means the Node's logger.
 	Logger *slog.Logger
+
+	// TLS, when set, makes every connection TLS (ZooKeeper's
+	// secureClientPort); Serve and Listen take plain TCP listeners and the
+	// handshake runs on each connection's goroutine. Its ClientAuth is
+	// ZooKeeper's ssl.clientAuth (none: NoClientCert, want:
+	// VerifyClientCertIfGiven, need: RequireAndVerifyClientCert; ClientCAs
+	// is ssl.trustStore). A verified client certificate authenticates the
+	// session as x509:<subject DN> (see X509ID). Serve a plaintext and a
+	// TLS port of one Node with two Servers.
+	TLS *tls.Config
+
+	// X509SuperUser is a subject DN (as X509ID writes it) whose verified
+	// certificate makes its sessions super users, which bypass every ACL
+	// (ZooKeeper's zookeeper.X509AuthenticationProvider.superUser).
+	X509SuperUser string
+
+	// MaxFrameSize is the largest frame, in bytes after the length,
+	// accepted from a client and sent to it (ZooKeeper's jute.maxbuffer). A
+	// larger request closes the connection, as ZooKeeper's "Len error"; a
+	// larger reply is replaced by a MarshallingError reply, which the
+	// client's own jute.maxbuffer would have refused anyway. Zero means
+	// the Node's MaxDataSize when that is above 1 MiB (so raising the data
+	// limit raises the frame limit with it), else ZooKeeper's default
+	// 0xfffff.
+	MaxFrameSize int
+
+	// MaxConnQueuedBytes caps the replies and notifications queued for one
+	// connection, written or being written; a client that lets more pile
+	// up (it does not read) is dropped, its session surviving until its
+	// timeout as after any disconnect. Zero means 16 MiB or four
+	// MaxFrameSize frames, whichever is larger; negative means no cap.
+	MaxConnQueuedBytes int64
+
+	// MaxQueuedBytes caps the bytes queued across all of the Server's
+	// connections: past it the connection holding the most is dropped, so
+	// many slow readers (60 per address from many addresses) cannot
+	// exhaust the node's memory. Zero means 512 MiB, and at least twice
+	// MaxConnQueuedBytes; negative means no cap.
+	MaxQueuedBytes int64
 }
 
 // Server serves ZooKeeper's client wire protocol for a Node. Create it with
@@ -92,6 +130,13 @@ type Server struct {
 
 	stats   zkStats
 	started time.Time
+
+	// Resource bounds (limits.go).
+	frameLimit  int          // Config.MaxFrameSize, resolved
+	queued      atomic.Int64 // bytes queued on all connections
+	shedding    sync.Mutex   // one shed at a time
+	shedCount   atomic.Int64 // connections dropped for queued bytes
+	refusedConn atomic.Int64 // connections refused by MaxConnections or MaxClientCnxns
 }
 
 // zkStats are the counters srvr, stat and mntr report. Latencies are kept
@@ -170,6 +215,7 @@ func newServer(n *coord.Node, cfg Config) *Server {
 		started:  time.Now(),
 	}
 	srv.stats.reset()
+	srv.resolveLimits()
 	return srv
 }
 
@@ -273,10 +319,12 @@ func (srv *Server) admit(c *zkConn) bool {
 	defer srv.mu.Unlock()
 	if srv.closed || (srv.maxConns > 0 && len(srv.conns) >= srv.maxConns) {
 		srv.log.Debug("wire connection refused", "ip", c.ip, "connections", len(srv.conns))
+		srv.refusedConn.Add(1)
 		return false
 	}
 	if limit := srv.cfg.MaxClientCnxns; limit > 0 && srv.perIP[c.ip] >= limit {
 		srv.log.Debug("wire connection refused: too many from one address", "ip", c.ip, "limit", limit)
+		srv.refusedConn.Add(1)
 		return false
 	}
 	srv.perIP[c.ip]++

@@ -27,9 +27,10 @@
 //   - The raft election timeout is syncLimit×tickTime clamped to [50ms, 1s]
 //     (coord.electionTimeoutMs sets it exactly); initLimit is accepted and
 //     ignored.
-//   - Observers run as voting members; reconfig is answered ReconfigDisabled;
-//     there is no client TLS and no AdminServer. TTL and container nodes are
-//     always on.
+//   - Observers (server.N=…:observer) are raft non-voters; reconfig is answered ReconfigDisabled;
+//     there is no AdminServer. TTL and container nodes are always on.
+//   - secureClientPort serves TLS with PEM key and trust stores only
+//     (clientport.go lists the ssl.* keys and what is refused).
 //   - The cluster port is secured by coord.clusterKeyFile (a base64 key from
 //     coordd keygen; -cluster-key-file) or by sslQuorum=true with PEM
 //     ssl.quorum.keyStore/trustStore files; quorum SASL is refused. Without
@@ -57,7 +58,6 @@ import (
 	"time"
 
 	"github.com/coordkit/coord"
-	"github.com/coordkit/coord/zkserver"
 )
 
 // Defaults when coordd runs without a zoo.cfg.
@@ -369,15 +369,22 @@ func serve(ctx context.Context, cfg daemonConfig, closeTimeout time.Duration, lo
 		logger.Error("cannot start", "err", err)
 		return 1
 	}
-	wire, err := zkserver.Listen(cfg.ClientAddr, n, cfg.wire())
+	wire, secure, err := listenClients(&cfg, n)
 	if err != nil {
-		logger.Error("cannot start", "err", fmt.Errorf("client listener: %w", err))
+		logger.Error("cannot start", "err", err)
 		cctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		n.Close(cctx)
 		cancel()
 		return 1
 	}
-	logger.Info("serving", "client", wire.Addr().String(), "role", n.Role(), "after", time.Since(start).Round(time.Millisecond))
+	var addrs []any
+	if wire != nil {
+		addrs = append(addrs, "client", wire.Addr().String())
+	}
+	if secure != nil {
+		addrs = append(addrs, "secureClient", secure.Addr().String())
+	}
+	logger.Info("serving", append(addrs, "role", n.Role(), "after", time.Since(start).Round(time.Millisecond))...)
 
 	select {
 	case <-ctx.Done():
@@ -385,7 +392,12 @@ func serve(ctx context.Context, cfg daemonConfig, closeTimeout time.Duration, lo
 		// The node stopped on its own: its log store failed, or it met a
 		// log entry of a newer format.
 		logger.Error("the node stopped", "err", n.Err())
-		wire.Close()
+		if wire != nil {
+			wire.Close()
+		}
+		if secure != nil {
+			secure.Close()
+		}
 		return 1
 	}
 	logger.Info("shutting down", "role", n.Role())
@@ -397,7 +409,12 @@ func serve(ctx context.Context, cfg daemonConfig, closeTimeout time.Duration, lo
 	defer signal.Stop(again)
 	// The wire server goes first: it serves the node, not the other way
 	// round.
-	wire.Close()
+	if wire != nil {
+		wire.Close()
+	}
+	if secure != nil {
+		secure.Close()
+	}
 	done := make(chan error, 1)
 	go func() { done <- n.Close(cctx) }()
 	select {

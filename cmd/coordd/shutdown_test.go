@@ -147,7 +147,3 @@ func TestShutdownWithDataDirRemoved(t *testing.T) {
 		t.Fatalf("coordd still running %v after SIGTERM with -close-timeout %v:\n%s", closeTimeout+10*time.Second, closeTimeout, logs.String())
 	}
 }
-
-type quietZK struct{}
-
-func (quietZK) Printf(string, ...any) {}

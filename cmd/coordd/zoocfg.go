@@ -175,6 +175,8 @@ type zooConfig struct {
 	ElectionTimeout        time.Duration  // coord.electionTimeoutMs; 0: derived
 	Quorum                 quorumSecurity // see security.go
 
+	client clientPortConfig // TLS port, x509, connection and queue limits (clientport.go)
+
 	// Set by coordd's flags, not by zoo.cfg keys.
 	clientAddr      string // overrides clientPortAddress:clientPort
 	dataDirOptional bool   // an empty DataDir means in memory
@@ -223,7 +225,6 @@ var ignoredKeys = map[string]string{
 	"syncEnabled":                           "coord's observers always keep the log on disk",
 	"leaderServes":                          "every coord node serves clients",
 	"cnxTimeout":                            "raft elects the leader",
-	"maxCnxns":                              "coord limits connections per IP (maxClientCnxns) and 10,000 in all",
 	"clientPortListenBacklog":               "the OS default backlog is used",
 	"serverCnxnFactory":                     "coord has its own network layer",
 	"metricsProvider.className":             "coord reports metrics through mntr only",
@@ -234,8 +235,8 @@ var ignoredKeys = map[string]string{
 	"digest.enabled":                        "coord keeps its own tree digest",
 	"initLimit":                             "", // handled, see electionTimeout
 	"skipACL":                               "coord always checks ACLs (skipACL is not supported)",
-	"portUnification":                       "coord serves plaintext clients only",
-	"serverCnxnFactory.secure":              "coord serves plaintext clients only",
+	"portUnification":                       "coord serves TLS on secureClientPort only (no port unification)",
+	"serverCnxnFactory.secure":              "coord has its own network layer (secureClientPort serves TLS)",
 	"multiAddress.enabled":                  "coord uses one cluster address per server",
 	"multiAddress.reachabilityCheckEnabled": "coord uses one cluster address per server",
 }
@@ -318,6 +319,12 @@ func parseZooConfig(props []property) (*zooConfig, error) {
 		bad := func(err error) error {
 			return fmt.Errorf("%s: %s=%q: %v", p.where, p.key, v, err)
 		}
+		if ok, err := zc.clientPortKey(k, v, p.where); ok {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
 		var err error
 		switch {
 		case k == "tickTime":
@@ -330,8 +337,6 @@ func parseZooConfig(props []property) (*zooConfig, error) {
 			zc.ClientPort, err = parsePort(v)
 		case k == "clientPortAddress":
 			zc.ClientPortAddress = v
-		case k == "secureClientPort", k == "secureClientPortAddress":
-			note(&zc.Warnings, k, fmt.Sprintf("%s: %s ignored: coordd serves plaintext clients only (no TLS)", p.where, p.key))
 		case k == "initLimit":
 			zc.InitLimit, err = strconv.Atoi(v)
 		case k == "syncLimit":
@@ -394,7 +399,7 @@ func parseZooConfig(props []property) (*zooConfig, error) {
 		case strings.HasPrefix(k, "group."), strings.HasPrefix(k, "weight."):
 			note(&zc.Warnings, "hierarchy", fmt.Sprintf("%s: %s ignored: coordd uses a simple majority of all servers (no hierarchical quorums)", p.where, p.key))
 		case strings.HasPrefix(k, "ssl."), strings.HasPrefix(k, "authProvider."):
-			note(&zc.Warnings, k, fmt.Sprintf("%s: %s ignored: not supported by coordd (TLS and custom auth providers; digest, ip, world and auth schemes are built in)", p.where, p.key))
+			note(&zc.Warnings, k, fmt.Sprintf("%s: %s ignored: not supported by coordd (custom auth providers; digest, ip, world, auth and x509 are built in)", p.where, p.key))
 		default:
 			if why, ok := ignoredKeys[k]; ok {
 				if why != "" {
@@ -550,11 +555,12 @@ type daemonConfig struct {
 	ClientAddr      string   // where the wire server listens
 	MaxClientCnxns  int      // zkserver.Config's meaning: negative = no limit
 	FourLetterWords []string // nil: ZooKeeper's default (srvr)
+	clientPortSettings
 }
 
 // wire is the wire server's configuration.
 func (c *daemonConfig) wire() zkserver.Config {
-	return zkserver.Config{MaxClientCnxns: c.MaxClientCnxns, FourLetterWords: c.FourLetterWords, Logger: c.Logger}
+	return c.clientPortSettings.apply(zkserver.Config{MaxClientCnxns: c.MaxClientCnxns, FourLetterWords: c.FourLetterWords, Logger: c.Logger})
 }
 
 // coordConfig turns the parsed file into a daemonConfig. It checks what
@@ -659,10 +665,15 @@ func (zc *zooConfig) coordConfig() (daemonConfig, error) {
 		cfg.ClientAddr = self.ClientAddr
 	case zc.ClientPortAddress != "":
 		return cfg, fmt.Errorf("clientPortAddress is set but clientPort is not set")
+	case zc.client.SecurePort != 0:
+		// A TLS port only.
 	default:
 		return cfg, fmt.Errorf("clientPort is not set")
 	}
 	if err := zc.applyQuorumSecurity(&cfg.Config); err != nil {
+		return cfg, err
+	}
+	if err := zc.resolveClientPort(&cfg.clientPortSettings); err != nil {
 		return cfg, err
 	}
 	if zc.DataLogDir != "" && filepath.Clean(zc.DataLogDir) != filepath.Clean(zc.DataDir) {
