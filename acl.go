@@ -92,7 +92,12 @@ func digestIDs(id, superDigest string) []ID {
 // fixupACL validates an ACL list for create/setACL and expands "auth" entries
 // into the caller's authenticated ids, removing duplicates (ZooKeeper's
 // PrepRequestProcessor.fixupACL).
-func fixupACL(acl []ACL, ids []ID) ([]ACL, error) {
+//
+// x509 says whether the ensemble's log format admits x509 ACL entries
+// (log format 2): a node from before them refuses them as InvalidACL, so
+// accepting them while such a node may still apply the same commands
+// would make replicas disagree.
+func fixupACL(acl []ACL, ids []ID, x509 bool) ([]ACL, error) {
 	if len(acl) == 0 {
 		return nil, ErrInvalidACL
 	}
@@ -115,7 +120,7 @@ func fixupACL(acl []ACL, ids []ID) ([]ACL, error) {
 		case "auth":
 			found := false
 			for _, id := range ids {
-				if id.Scheme == "digest" || id.Scheme == "x509" { // the authenticated providers
+				if id.Scheme == "digest" || id.Scheme == "x509" && x509 { // the authenticated providers
 					found = true
 					add(ACL{Perms: a.Perms, Scheme: id.Scheme, ID: id.ID})
 				}
@@ -134,7 +139,7 @@ func fixupACL(acl []ACL, ids []ID) ([]ACL, error) {
 			}
 			add(a)
 		case "x509":
-			if ValidateX509ID(a.ID) != nil {
+			if !x509 || ValidateX509ID(a.ID) != nil {
 				return nil, ErrInvalidACL
 			}
 			add(a)

@@ -94,7 +94,7 @@ func TestFixupACL(t *testing.T) {
 		{"OneBadEntrySpoilsAll", []ACL{OpenACL[0], {PermAll, "x", "y"}}, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := fixupACL(tc.acl, tc.ids)
+			got, err := fixupACL(tc.acl, tc.ids, true)
 			if tc.want == nil {
 				if !errors.Is(err, ErrInvalidACL) || got != nil {
 					t.Fatalf("fixupACL = %v, %v; want ErrInvalidACL", got, err)

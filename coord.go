@@ -295,6 +295,11 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	go n.reportWaiting(waitCtx)
 	err = n.proposer.syncMarker(ctx)
 	stopReport()
+	if err == nil && n.mux == nil {
+		// Alone, nobody else has to read a newer format: use it from the
+		// start rather than after the first format check.
+		n.maybeRaiseFormat()
+	}
 	if err != nil {
 		n.Close(context.Background())
 		if ctx.Err() != nil {

@@ -134,3 +134,24 @@ func TestEntriesUseTheActiveFormat(t *testing.T) {
 		t.Fatalf("entry tags %v: want format 1 first, format 2 after the rise", tags)
 	}
 }
+
+// x509 ACL entries arrived with log format 2: before the ensemble reads
+// it, apply refuses them as a node from before them does, so replicas
+// agree during a rolling upgrade.
+func TestX509ACLsWaitForFormat2(t *testing.T) {
+	tr := newTree(treeLimits{maxData: 1 << 20})
+	tr.now = 1
+	tr.applyOne(&command{kind: opCreateSession, session: 7, ttl: 1000})
+	acl := []ACL{{Perms: PermAll, Scheme: "x509", ID: "CN=alice"}}
+	if r := tr.applyOne(&command{kind: opCreate, session: 7, path: "/a", acl: acl}); r.err != CodeInvalidACL {
+		t.Fatalf("x509 ACL at format 1: %v", r.err)
+	}
+	auth := []ACL{{Perms: PermAll, Scheme: "auth"}}
+	if r := tr.applyOne(&command{kind: opCreate, session: 7, path: "/b", acl: auth, ids: []ID{{Scheme: "x509", ID: "CN=alice"}}}); r.err != CodeInvalidACL {
+		t.Fatalf("auth expanding to x509 at format 1: %v", r.err)
+	}
+	tr.applyOne(&command{kind: opSetFormat, version: logFormat2})
+	if r := tr.applyOne(&command{kind: opCreate, session: 7, path: "/a", acl: acl}); r.err != CodeOK {
+		t.Fatalf("x509 ACL at format 2: %v", r.err)
+	}
+}

@@ -436,7 +436,7 @@ func (t *tree) create(c *command, zxid int64) result {
 	if lastSlash(c.path) < 0 || hasNull(c.path) {
 		return result{err: CodeBadArguments}
 	}
-	acl, err := fixupACL(c.acl, c.ids)
+	acl, err := fixupACL(c.acl, c.ids, t.format >= logFormat2)
 	if err != nil {
 		return result{err: CodeInvalidACL}
 	}
@@ -627,7 +627,7 @@ func (t *tree) setACL(c *command) result {
 	if pathProblem(c.path) != "" {
 		return result{err: CodeBadArguments}
 	}
-	acl, err := fixupACL(c.acl, c.ids)
+	acl, err := fixupACL(c.acl, c.ids, t.format >= logFormat2)
 	if err != nil {
 		return result{err: CodeInvalidACL}
 	}
