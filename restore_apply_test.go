@@ -170,3 +170,12 @@ func TestRestoreEnsemble(t *testing.T) {
 		t.Fatalf("next sequential %s, want %s", p, wp)
 	}
 }
+
+// zkSessionPassword reproduces java.util.Random: new Random(42).nextInt()
+// is -1170105035.
+func TestZKSessionPassword(t *testing.T) {
+	p := zkSessionPassword(42 ^ 0xB3415C00)
+	if got := int32(uint32(p[0]) | uint32(p[1])<<8 | uint32(p[2])<<16 | uint32(p[3])<<24); got != -1170105035 || len(p) != 16 {
+		t.Fatalf("first int %d (%x)", got, p)
+	}
+}
