@@ -176,6 +176,7 @@ func decodeSnapshot(buf []byte, limits treeLimits) (*tree, error) {
 	}
 
 	nnodes := d.count(len(d.b))
+	t.nodes = make(map[string]*znode, nnodes) // no rehashing while a million nodes go in
 	for i := 0; i < nnodes && d.err == nil; i++ {
 		p := d.string()
 		n := &znode{data: d.bytes()}
