@@ -26,6 +26,10 @@ const (
 	opSync            opKind = 12 // a place in the log; changes nothing, takes no zxid
 	opAttachSession   opKind = 13 // a session moves to the proposing node; takes no zxid
 	opSetFormat       opKind = 14 // the ensemble's active log format rises; takes no zxid (log format 2)
+	// Online restore (restore_apply.go); take no zxid (log format 2).
+	opRestoreChunk  opKind = 15
+	opRestoreCommit opKind = 16
+	opRestoreAbort  opKind = 17
 )
 
 // Log formats: what a node can read of the log and of snapshots. A node
@@ -306,6 +310,15 @@ func encodeCommand(dst []byte, c *command) []byte {
 		dst = appendBytes(dst, c.data)
 	case opSetFormat:
 		dst = binary.AppendVarint(dst, int64(c.version))
+	case opRestoreChunk:
+		dst = binary.AppendVarint(dst, c.ttl)
+		dst = binary.AppendVarint(dst, int64(c.version))
+		dst = appendBytes(dst, c.data)
+	case opRestoreCommit:
+		dst = binary.AppendVarint(dst, c.ttl)
+		dst = binary.AppendVarint(dst, int64(c.version))
+	case opRestoreAbort:
+		dst = binary.AppendVarint(dst, c.ttl)
 	}
 	return dst
 }
@@ -546,6 +559,18 @@ func (d *decoder) command(c *command, depth int) {
 			// A format this node cannot read: it must stop here, not skip.
 			d.err = errUnknownFormat
 			d.b = nil
+		}
+	case opRestoreChunk, opRestoreCommit, opRestoreAbort:
+		if d.format < logFormat2 || depth > 0 {
+			d.fail() // not a command of format 1: the batch is corrupt
+			return
+		}
+		c.ttl = d.varint()
+		if c.kind != opRestoreAbort {
+			c.version = d.int32()
+		}
+		if c.kind == opRestoreChunk {
+			c.data = d.bytes()
 		}
 	case opSync:
 	default:

@@ -145,9 +145,12 @@ func (f *fsm) activeFormat() uint8 { return uint8(f.format.Load()) }
 func (f *fsm) runEffects(effects []effect) {
 	for i := range effects {
 		e := &effects[i]
-		if e.session != 0 {
+		switch {
+		case e.session != 0:
 			f.node.markSessionEnding(e.session, e.expired)
-		} else {
+		case e.restored != nil:
+			f.catchUpWatchesLocked(e.restored, f.t)
+		default:
 			f.node.watches.trigger(e.fire.typ, e.fire.path, e.zxid, e.fire.acl)
 		}
 		*e = effect{} // drop references to paths and ACLs
@@ -188,7 +191,13 @@ func (f *fsm) Snapshot() (raftfsm.Snapshot, error) {
 	if f.halted.Load() {
 		return nil, errHalted
 	}
-	return f.snapshotCOW(), nil
+	// A backup may be streaming (backup.go): raft tries again at its next
+	// snapshot interval.
+	s, err := f.trySnapshotCOW()
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 var errHalted = errors.New("coord: apply halted at an entry of an unknown format")

@@ -55,13 +55,7 @@ func (n *Node) startReplica() error {
 	}
 	// A gossip-formed cluster bootstraps once it sees its members.
 	if cfg.Gossip.Addr == "" || len(cfg.Peers) > 0 {
-		rc.Bootstrap = []raftfsm.Server{}
-		if len(cfg.Peers) == 0 {
-			rc.Bootstrap = append(rc.Bootstrap, raftfsm.Server{ID: cfg.NodeID, Voter: true})
-		}
-		for _, p := range cfg.Peers {
-			rc.Bootstrap = append(rc.Bootstrap, raftfsm.Server{ID: p.ID, Addr: p.Addr, Voter: !p.Observer})
-		}
+		rc.Bootstrap = cfg.bootstrapServers()
 	}
 	rep, err := raftfsm.Start(rc, n.fsm)
 	if err != nil {
@@ -78,4 +72,32 @@ func (n *Node) startReplica() error {
 		}
 	}
 	return nil
+}
+
+// bootstrapServers is the configuration a node without raft state starts
+// with: the Peers, or the node alone. The entry without Addr is the node
+// itself.
+func (cfg *Config) bootstrapServers() []raftfsm.Server {
+	servers := []raftfsm.Server{}
+	if len(cfg.Peers) == 0 {
+		servers = append(servers, raftfsm.Server{ID: cfg.NodeID, Voter: true})
+	}
+	for _, p := range cfg.Peers {
+		servers = append(servers, raftfsm.Server{ID: p.ID, Addr: p.Addr, Voter: !p.Observer})
+	}
+	return servers
+}
+
+// raftSelf is the node's own raft address: what peers dial, or its id on
+// the in-memory transport of a node without a listener.
+func (cfg *Config) raftSelf() string {
+	if cfg.BindAddr == "" {
+		return cfg.NodeID
+	}
+	for _, p := range cfg.Peers {
+		if p.ID == cfg.NodeID {
+			return p.Addr
+		}
+	}
+	return cfg.BindAddr
 }

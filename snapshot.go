@@ -16,6 +16,7 @@ import (
 //	sessions (sorted by id): id, timeout, password, owner node tag
 //	last batch counter per origin (sorted by origin)
 //	nodes: count, per node path, data, stat words, owner, acl slot
+//	(version 4 only, optional) a staged online restore (restore.go)
 //
 // Ephemeral sets and the container/TTL indexes are derived on restore.
 const (
@@ -34,6 +35,7 @@ func encodeSnapshot(t *tree) []byte {
 	for p, n := range t.nodes {
 		b = appendNodeRecord(b, p, n)
 	}
+	b = appendRestoreStage(b, t.restore)
 	return binary.LittleEndian.AppendUint64(b, crc64.Checksum(b, crcTable))
 }
 
@@ -174,6 +176,7 @@ func decodeSnapshot(buf []byte, limits treeLimits) (*tree, error) {
 	}
 
 	nnodes := d.count(len(d.b))
+	t.nodes = make(map[string]*znode, nnodes) // no rehashing while a million nodes go in
 	for i := 0; i < nnodes && d.err == nil; i++ {
 		p := d.string()
 		n := &znode{data: d.bytes()}
@@ -188,6 +191,9 @@ func decodeSnapshot(buf []byte, limits treeLimits) (*tree, error) {
 		n.acl = uint32(slot)
 		t.nodes[p] = n
 		t.dataSize += nodeSize(p, n)
+	}
+	if d.err == nil && len(d.b) != 0 && version == snapVersionFormat {
+		t.restore = d.restoreStage()
 	}
 	if d.err != nil || len(d.b) != 0 {
 		return nil, errBadSnapshot

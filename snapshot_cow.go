@@ -57,7 +57,11 @@ type cowSnapshot struct {
 	f     *fsm
 	t     *tree
 	head  []byte
+	tail  []byte // a staged restore, as at the mark
+	cow   *cowSnap
 	count int
+	zxid  int64  // as at the mark
+	dig   uint64 // the tree digest at the mark
 	// betweenChunks, when set (tests only), runs each time the stream has
 	// dropped the read lock between two chunks, so a test can apply writes
 	// exactly where a concurrent apply may land.
@@ -69,10 +73,29 @@ type cowSnapshot struct {
 func (f *fsm) snapshotCOW() *cowSnapshot {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.markLocked()
+}
+
+// errSnapshotBusy: a snapshot stream (raft's, or a backup) is running; a
+// tree keeps one overlay at a time.
+var errSnapshotBusy = errors.New("coord: a snapshot is already streaming")
+
+// trySnapshotCOW is snapshotCOW unless a stream is running already.
+func (f *fsm) trySnapshotCOW() (*cowSnapshot, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.t.cow != nil {
+		return nil, errSnapshotBusy
+	}
+	return f.markLocked(), nil
+}
+
+func (f *fsm) markLocked() *cowSnapshot {
 	t := f.t
 	f.snapEpoch++
 	t.cow = &cowSnap{epoch: f.snapEpoch, overlay: make(map[string]*znode)}
-	return &cowSnapshot{f: f, t: t, head: encodeSnapshotHead(nil, t), count: len(t.nodes)}
+	return &cowSnapshot{f: f, t: t, cow: t.cow, head: encodeSnapshotHead(nil, t), tail: appendRestoreStage(nil, t.restore),
+		count: len(t.nodes), zxid: t.zxid, dig: t.digest}
 }
 
 type crcWriter struct {
@@ -95,7 +118,7 @@ func (s *cowSnapshot) Persist(w io.Writer) error {
 	written := 0
 	seen := make(map[string]bool) // overlay paths already written or skipped
 	var buf []byte
-	cow := s.t.cow
+	cow := s.cow
 	emit := func(p string, live *znode) {
 		if pre, ok := cow.overlay[p]; ok {
 			if seen[p] {
@@ -166,6 +189,9 @@ func (s *cowSnapshot) Persist(w io.Writer) error {
 	if _, err := cw.Write(buf); err != nil {
 		return err
 	}
+	if _, err := cw.Write(s.tail); err != nil {
+		return err
+	}
 	if written != s.count {
 		return errors.New("coord: snapshot wrote a different number of nodes than it marked")
 	}
@@ -180,7 +206,7 @@ func (s *cowSnapshot) Persist(w io.Writer) error {
 // Release implements raftfsm.Snapshot: apply stops keeping pre-images.
 func (s *cowSnapshot) Release() {
 	s.f.mu.Lock()
-	if s.t.cow != nil {
+	if s.t.cow != nil && s.t.cow == s.cow {
 		s.t.cow = nil
 	}
 	s.f.mu.Unlock()

@@ -74,9 +74,10 @@ type tree struct {
 	digest     uint64            // sum of node hashes, kept up to date by apply
 	dataSize   int64             // sum of every node's path and data lengths, kept likewise
 
-	cow    *cowSnap // set while a snapshot streams (see snapshot_cow.go)
-	limits treeLimits
-	quota  quotaState // quota index and counters (quota.go)
+	cow     *cowSnap      // set while a snapshot streams (see snapshot_cow.go)
+	restore *restoreStage // an online restore being staged (restore_apply.go)
+	limits  treeLimits
+	quota   quotaState // quota index and counters (quota.go)
 
 	// Scratch state of the command being applied.
 	now    int64
@@ -117,6 +118,9 @@ type effect struct {
 	zxid    int64 // of the event
 	session int64 // nonzero: the session is ending
 	expired bool
+	// restored, when set, is the state an online restore replaced: the
+	// caller catches watches up on what changed (restore_apply.go).
+	restored *tree
 }
 
 const (
@@ -269,6 +273,12 @@ func (t *tree) applyOne(c *command) result {
 			t.format = f
 		}
 		return result{}
+	case opRestoreChunk:
+		return t.restoreChunk(c)
+	case opRestoreCommit:
+		return t.restoreCommit(c)
+	case opRestoreAbort:
+		return t.restoreAbort(c)
 	}
 	if !t.ownedByOrigin(c) {
 		return result{err: CodeSessionMoved} // refused before it could take a zxid

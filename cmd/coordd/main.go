@@ -119,6 +119,9 @@ func newOptions(name string, stderr io.Writer) *options {
 		fmt.Fprintf(fs.Output(), `usage: coordd [flags] [zoo.cfg]
        coordd status [flags] [zoo.cfg]
        coordd keygen                 print a new cluster key
+       coordd snapshot inspect FILE
+       coordd snapshot restore FILE -data-dir DIR [-id N] [flags] [zoo.cfg]
+       coordd import-zk ZK_DATA_DIR -data-dir DIR [-id N] [flags] [zoo.cfg]
        coordd -version
 
 Java-style -Dkey=value arguments set ZooKeeper system properties
@@ -176,8 +179,15 @@ func (o *options) parse(args []string) ([]string, error) {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "status" {
-		return runStatus(args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "status":
+			return runStatus(args[1:], stdout, stderr)
+		case "snapshot":
+			return runSnapshot(args[1:], stdout, stderr)
+		case "import-zk":
+			return runImportZK(args[1:], stdout, stderr)
+		}
 	}
 	if len(args) > 0 && args[0] == "keygen" {
 		// A new cluster key, for coord.clusterKeyFile.
