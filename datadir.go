@@ -110,7 +110,7 @@ func seedDataDir(cfg Config, t *tree) error {
 		return fmt.Errorf("coord: data dir: %w", err)
 	}
 	defer os.RemoveAll(tmp) // after the rename, nothing is left there
-	t.restore = nil // a restore that was being staged when the backup was taken
+	t.restore = nil         // a restore that was being staged when the backup was taken
 	snap := encodeSnapshot(t)
 	err = raftfsm.SeedDataDir(tmp, cfg.bootstrapServers(), cfg.raftSelf(), func(w io.Writer) error {
 		_, err := io.Copy(w, bytes.NewReader(snap))
