@@ -75,6 +75,10 @@ var imports = map[string]string{
 	"recipe":    "github.com/coordkit/coord/recipe",
 	"zkserver":  "github.com/coordkit/coord/zkserver",
 	"zk":        "github.com/go-zookeeper/zk",
+	"http":      "net/http",
+	"console":   "github.com/coordkit/coord/console",
+	"bytes":     "bytes",
+	"io":        "io",
 }
 
 var (
