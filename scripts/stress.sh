@@ -34,11 +34,11 @@ mkdir -p "$dir"
 # name  package  -run pattern
 targets=(
   "snapshots   .          ^(TestSnapshot|TestQuotaSnapshot|TestFailedMultiRestoresEverything)"
-  "forwarding  .          ^(TestNewLeaderDoesNotForwardToItself|TestStaleBatchIsSkipped|TestSkippedBatchIsRetried)$"
+  "forwarding  .          ^(TestNewLeaderDoesNotForwardToItself|TestStaleForwardNeverProposed|TestStaleBatchIsSkipped|TestSkippedBatchIsRetried|TestObservers|TestFormatGate)$"
   "sessions    .          ^(TestSession|TestExpireSession|TestWriteFromExpiredSessionRecord|TestNewSessionOnClosedNode|TestContainers|TestTTLNodes)"
   "watches     .          ^(TestOneShotWatches|TestPersistentWatches|TestRemoveAndCheckWatches|TestWatch|TestStalledConsumerNeverBlocksApply)"
   "membership  .          ^(TestGossipFormsAndHeals|TestGossipRefusesStrangers|TestRollingRestartUnderLoad|TestMutualTLSCluster)$"
-  "zkserver    .          ^TestWire"
+  "zkserver    ./zkserver ."
   "coordtest   ./coordtest ."
   "recipe      ./recipe   ."
   "zkwire      ./zkwire   ^TestClient"
