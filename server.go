@@ -448,6 +448,11 @@ type NodeStats struct {
 	// EphemeralsBySession lists the ephemeral paths, sorted, of every
 	// session of the ensemble that has any.
 	EphemeralsBySession map[int64][]string
+
+	// LogFormatActive is the raft log format this node writes,
+	// LogFormatMax the newest it can read.
+	// TODO(core): wire to the log format gating; constant 1/1 until then.
+	LogFormatActive, LogFormatMax int
 }
 
 // SessionStats describes one session attached to the node.
@@ -460,7 +465,7 @@ type SessionStats struct {
 
 // Stats returns the node's current figures.
 func (n *Node) Stats() NodeStats {
-	st := NodeStats{Role: n.Role(), EphemeralsBySession: make(map[int64][]string)}
+	st := NodeStats{Role: n.Role(), EphemeralsBySession: make(map[int64][]string), LogFormatActive: 1, LogFormatMax: 1}
 	f := n.fsm
 	f.mu.RLock()
 	st.Zxid = f.t.zxid

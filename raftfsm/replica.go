@@ -84,6 +84,7 @@ type Replica struct {
 	closers  []func() error
 
 	store *BadgerStore // nil in memory
+	beats heartbeats   // followers raft fails to reach (status.go)
 
 	observed chan raft.Observation
 	done     chan struct{}
@@ -198,6 +199,7 @@ func Start(cfg Config, sm StateMachine) (rep *Replica, err error) {
 		_, ok := o.Data.(raft.LeaderObservation)
 		return ok
 	}))
+	rep.watchHeartbeats()
 	go rep.observe()
 	return rep, nil
 }
