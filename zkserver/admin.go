@@ -119,3 +119,8 @@ func (srv *Server) ResetConnectionStats() {
 		c.cstats.reset()
 	}
 }
+
+// FileDescriptors returns the process's open file descriptors and its
+// limit (ZooKeeper's open_file_descriptor_count and
+// max_file_descriptor_count); -1 where they cannot be read.
+func FileDescriptors() (open, max int64) { return fdCounts() }
