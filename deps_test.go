@@ -14,15 +14,17 @@ import (
 // The module's direct dependencies, each chosen on purpose. A new one must
 // be added here, with its reason, in the same change.
 var allowedDirect = map[string]string{
-	"github.com/hashicorp/raft":         "replication",
-	"github.com/hashicorp/memberlist":   "membership by gossip",
-	"github.com/dgraph-io/badger/v4":    "the raft log on disk",
-	"github.com/hashicorp/go-hclog":     "the logger type hashicorp/raft takes (adapted to slog)",
-	"github.com/go-zookeeper/zk":        "tests only: a real ZooKeeper client against the wire server",
-	"github.com/anishathalye/porcupine": "tests only: linearizability checking",
-	"golang.org/x/term":                 "coordctl's interactive line editing, history and tab completion on a terminal",
-	"github.com/creack/pty":             "tests only: a pseudo-terminal to drive coordctl's interactive shell",
-	"github.com/chromedp/chromedp":      "tests only: drives headless Chromium through the web console",
+	"github.com/hashicorp/raft":           "replication",
+	"github.com/hashicorp/memberlist":     "membership by gossip",
+	"github.com/dgraph-io/badger/v4":      "the raft log on disk",
+	"github.com/hashicorp/go-hclog":       "the logger type hashicorp/raft takes (adapted to slog)",
+	"github.com/go-zookeeper/zk":          "tests only: a real ZooKeeper client against the wire server",
+	"github.com/anishathalye/porcupine":   "tests only: linearizability checking",
+	"golang.org/x/term":                   "coordctl's interactive line editing, history and tab completion on a terminal",
+	"github.com/creack/pty":               "tests only: a pseudo-terminal to drive coordctl's interactive shell",
+	"github.com/prometheus/client_golang": "package metrics: Prometheus collectors for a Node, and coordd's /metrics",
+	"github.com/hashicorp/go-metrics":     "package metrics: the sink that turns hashicorp/raft's go-metrics into Prometheus metrics (already raft's own dependency)",
+	"github.com/chromedp/chromedp":        "tests only: drives headless Chromium through the web console",
 }
 
 var testOnly = []string{"github.com/go-zookeeper/zk", "github.com/anishathalye/porcupine", "github.com/creack/pty", "github.com/chromedp/"}
@@ -77,7 +79,8 @@ func TestImportRules(t *testing.T) {
 		// The core shows none of its machinery's types and imports none.
 		// (A path ending in "/" stands for every package under it.)
 		".": {"github.com/hashicorp/raft", "github.com/hashicorp/memberlist", "github.com/dgraph-io/badger/",
-			"github.com/hashicorp/go-hclog", "github.com/coordkit/coord/zkwire", "github.com/coordkit/coord/zkserver"},
+			"github.com/hashicorp/go-hclog", "github.com/coordkit/coord/zkwire", "github.com/coordkit/coord/zkserver",
+			"github.com/prometheus/", "github.com/hashicorp/go-metrics"},
 		// The machinery does not know the engine.
 		"./raftfsm":          {"github.com/coordkit/coord"},
 		"./internal/cluster": {"github.com/coordkit/coord", "github.com/hashicorp/raft"},
@@ -86,6 +89,9 @@ func TestImportRules(t *testing.T) {
 		// The wire server is a client of coord's exported API.
 		"./zkserver": {"github.com/coordkit/coord/raftfsm", "github.com/coordkit/coord/internal/cluster",
 			"github.com/coordkit/coord/internal/gossip", "github.com/hashicorp/raft"},
+		// Monitoring reads the exported API too.
+		"./metrics": {"github.com/coordkit/coord/raftfsm", "github.com/coordkit/coord/internal/cluster", "github.com/hashicorp/raft"},
+		"./admin":   {"github.com/coordkit/coord/raftfsm", "github.com/coordkit/coord/internal/cluster", "github.com/hashicorp/raft", "github.com/prometheus/"},
 	}
 	for pkg, bad := range forbidden {
 		for _, imp := range imports(pkg) {

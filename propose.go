@@ -26,6 +26,8 @@ type proposer struct {
 	nextSeq uint64               // guarded by mu
 	closed  bool                 // guarded by mu
 
+	m proposerMetrics // counters for monitoring (metrics.go)
+
 	forwardTimeouts atomic.Int64 // forwards given up on after forwardWait
 	leaderChanges   atomic.Int64 // forwards settled because the leader changed
 	staleForwards   atomic.Int64 // forwards dropped: received in an earlier term
@@ -204,6 +206,8 @@ func (p *proposer) backoff(ctx context.Context, attempt int) error {
 // syncMarker places an empty entry in the log and waits until this node has
 // applied it: every write committed before the call is then visible here.
 func (p *proposer) syncMarker(ctx context.Context) error {
+	p.m.pendingSyncs.Add(1)
+	defer p.m.pendingSyncs.Add(-1)
 	for attempt := 0; ; attempt++ {
 		pr := &proposal{sync: true, done: make(chan result, 1)}
 		if err := p.submit(ctx, pr); err != nil {
@@ -356,6 +360,7 @@ func (p *proposer) run() {
 			// The batch is only encoded, so its entries can be reused.
 			counter++
 			b.counter = counter
+			p.m.noteBatch(len(b.entries))
 			enc = encodeBatch(enc[:0], &b)
 		}
 		entries = b.entries
@@ -417,6 +422,7 @@ func (p *proposer) acquire() (kind int, ok bool) {
 		if p.inFlight[kind] < limit {
 			p.inFlight[kind]++
 			p.slotMu.Unlock()
+			p.m.inFlight.Add(1)
 			return kind, true
 		}
 		p.slotMu.Unlock()
@@ -432,6 +438,7 @@ func (p *proposer) release(kind int) {
 	p.slotMu.Lock()
 	p.inFlight[kind]--
 	p.slotMu.Unlock()
+	p.m.inFlight.Add(-1)
 	select {
 	case p.freed <- struct{}{}:
 	default:

@@ -36,6 +36,12 @@ type endpoint struct {
 
 var errUnreachable = errors.New("coordtest: unreachable (partitioned or down)")
 
+// unreachable is a failed dial as a real network reports it: a
+// *net.OpError, so that loggers and retry logic treat it as TCP's.
+func unreachable(addr string) error {
+	return &net.OpError{Op: "dial", Net: "mem", Addr: memAddr(addr), Err: errUnreachable}
+}
+
 func (e endpoint) Listen(addr string) (net.Listener, error) {
 	e.net.mu.Lock()
 	defer e.net.mu.Unlock()
@@ -52,7 +58,7 @@ func (e endpoint) Dial(ctx context.Context, addr string) (net.Conn, error) {
 	l, ok := e.net.listeners[addr]
 	if !ok || e.net.group[e.self] != e.net.group[addr] || e.net.isDown[addr] || e.net.isDown[e.self] {
 		e.net.mu.Unlock()
-		return nil, errUnreachable
+		return nil, unreachable(addr)
 	}
 	ca, cb := net.Pipe()
 	p := &memConnPair{a: e.self, b: addr, ca: ca, cb: cb}
@@ -66,7 +72,7 @@ func (e endpoint) Dial(ctx context.Context, addr string) (net.Conn, error) {
 	}
 	ca.Close()
 	cb.Close()
-	return nil, errUnreachable
+	return nil, unreachable(addr)
 }
 
 // cut closes every connection for which drop says so.

@@ -1055,7 +1055,27 @@ func (a slogBadgerLogger) logf(level slog.Level, format string, args []any) {
 	if !a.l.Enabled(ctx, level) {
 		return
 	}
-	a.l.Log(ctx, level, strings.TrimRight(fmt.Sprintf(format, args...), "\n"))
+	msg, detail := oneRecord(fmt.Sprintf(format, args...))
+	if detail == "" {
+		a.l.Log(ctx, level, msg)
+		return
+	}
+	a.l.Log(ctx, level, msg, "detail", detail)
+}
+
+// oneRecord makes one log record of a badger message that spans lines
+// (its compaction and level summaries do): the first line is the message,
+// the others, trimmed and joined with "; ", its detail.
+func oneRecord(s string) (msg, detail string) {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	msg = strings.TrimSpace(lines[0])
+	var rest []string
+	for _, l := range lines[1:] {
+		if l = strings.TrimSpace(l); l != "" {
+			rest = append(rest, l)
+		}
+	}
+	return msg, strings.Join(rest, "; ")
 }
 
 func (a slogBadgerLogger) Errorf(format string, args ...any) {

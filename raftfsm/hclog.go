@@ -72,7 +72,7 @@ func attrs(args []interface{}) []any {
 }
 
 func (s *slogLogger) Log(level hclog.Level, msg string, args ...interface{}) {
-	lvl := toSlog(level)
+	lvl := adjustLevel(level, msg, args)
 	if !s.l.Enabled(context.Background(), lvl) {
 		return
 	}

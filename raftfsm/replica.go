@@ -92,6 +92,7 @@ type Replica struct {
 	store     *BadgerStore                     // nil in memory
 	stable    atomic.Pointer[raft.StableStore] // for currentTerm before r is set
 	raftReady atomic.Bool                      // r is set
+	beats     heartbeats                       // followers raft fails to reach (status.go)
 
 	observed chan raft.Observation
 	done     chan struct{}
@@ -225,6 +226,7 @@ func Start(cfg Config, sm StateMachine) (rep *Replica, err error) {
 		_, ok := o.Data.(raft.LeaderObservation)
 		return ok
 	}))
+	rep.watchHeartbeats()
 	go rep.observe()
 	return rep, nil
 }

@@ -64,6 +64,12 @@ func (c *zkConn) serveFourLetter(cmd string, r io.Reader) {
 func (srv *Server) fourLetter(cmd string, self *zkConn) string {
 	var b strings.Builder
 	switch cmd {
+	case "srvr", "stat", "mntr", "cons":
+		if !srv.serving() {
+			return notServing
+		}
+	}
+	switch cmd {
 	case "ruok":
 		b.WriteString("imok")
 	case "isro":
@@ -128,17 +134,18 @@ func (srv *Server) fourLetter(cmd string, self *zkConn) string {
 	return b.String()
 }
 
-// mode is ZooKeeper's server state: standalone without peers, else leader
-// or follower.
-func (srv *Server) mode() string {
-	switch {
-	case len(srv.n.Config().Peers) <= 1:
-		return "standalone"
-	case srv.n.IsLeader():
-		return "leader"
-	}
-	return "follower"
-}
+// mode is ZooKeeper's server state: the node's raft role (Node.Role),
+// whatever formed the ensemble (static peers, gossip, or one node).
+func (srv *Server) mode() string { return srv.n.Role() }
+
+// notServing is what ZooKeeper answers srvr, stat, mntr and cons with while
+// it is not serving requests (ZK_NOT_SERVING).
+const notServing = "This ZooKeeper instance is not currently serving requests\n"
+
+// serving reports whether the node serves requests: it is part of a quorum
+// (Node.HasQuorum). A node that lost its quorum answers srvr, stat, mntr and
+// cons with notServing, as a ZooKeeper server out of its quorum does.
+func (srv *Server) serving() bool { return srv.n.HasQuorum() && srv.n.Healthy() == nil }
 
 // nodeCount is ZooKeeper's DataTree.getNodeCount: its node map holds the
 // root twice ("" and "/"), so a fresh tree counts 5.
@@ -217,6 +224,54 @@ func (srv *Server) monitor(b *strings.Builder) {
 	kv("approximate_data_size", st.DataSize)
 	kv("global_sessions", st.GlobalSessions)
 	kv("local_sessions", len(st.Sessions))
+	openFDs, maxFDs := fdCounts()
+	if openFDs >= 0 {
+		kv("open_file_descriptor_count", openFDs)
+	}
+	if maxFDs >= 0 {
+		kv("max_file_descriptor_count", maxFDs)
+	}
+	if st.Role != "standalone" {
+		kv("peer_state", peerState(st.Role))
+	}
+	if st.Role == "leader" {
+		// LeaderZooKeeperServer's gauges, and zk_followers as ZooKeeper
+		// before 3.6 and the tools written for it name the voting ones.
+		var followers, synced, syncedNonVoting int
+		learners := srv.n.Followers()
+		for _, f := range learners {
+			if f.Voter {
+				followers++
+			}
+			if f.Synced && f.Voter {
+				synced++
+			} else if f.Synced {
+				syncedNonVoting++
+			}
+		}
+		kv("learners", len(learners))
+		kv("followers", followers)
+		kv("synced_followers", synced)
+		kv("synced_non_voting_followers", 0) // coord's non-voters are its observers
+		kv("synced_observers", syncedNonVoting)
+		kv("pending_syncs", srv.n.ProposerStats().PendingSyncs)
+	}
+	// coord's own keys; mntr prefixes every key with zk_, as ZooKeeper's
+	// MonitorCommand does (the AdminServer's JSON has them bare).
+	kv("coord_log_format_active", st.LogFormatActive)
+	kv("coord_log_format_max", st.LogFormatMax)
+}
+
+// peerState is ZooKeeper's QuorumPeer.getDetailedPeerState for a peer in
+// its broadcast phase (a node that is not is answered notServing).
+func peerState(role string) string {
+	switch role {
+	case "leader":
+		return "leading - broadcast"
+	case "observer":
+		return "observing - broadcast"
+	}
+	return "following - broadcast"
 }
 
 // conf writes ZooKeeper's dumpConf lines.
@@ -232,13 +287,14 @@ func (srv *Server) conf(b *strings.Builder) {
 	if maxCnxns < 0 {
 		maxCnxns = 0 // ZooKeeper's "no limit"
 	}
+	dataSize, logSize := srv.n.DiskUsage()
 	for _, kv := range [][2]string{
 		{"clientPort", port},
 		{"secureClientPort", "-1"},
 		{"dataDir", cfg.DataDir},
-		{"dataDirSize", "0"},
+		{"dataDirSize", strconv.FormatInt(dataSize, 10)},
 		{"dataLogDir", cfg.DataDir},
-		{"dataLogSize", "0"},
+		{"dataLogSize", strconv.FormatInt(logSize, 10)},
 		{"tickTime", strconv.FormatInt(cfg.TickTime.Milliseconds(), 10)},
 		{"maxClientCnxns", strconv.Itoa(maxCnxns)},
 		{"minSessionTimeout", strconv.FormatInt(cfg.MinSessionTimeout.Milliseconds(), 10)},

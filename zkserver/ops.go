@@ -47,6 +47,12 @@ func (c *zkConn) process(frame []byte, start time.Time) bool {
 	c.cstats.queued.Add(-1)
 	end := time.Now()
 	st.addLatency(end.Sub(start))
+	switch {
+	case isUpdate(h.Type):
+		st.update.observe(end.Sub(start))
+	case isRead(h.Type):
+		st.read.observe(end.Sub(start))
+	}
 	op, ok := zkLastOp[h.Type]
 	if !ok {
 		op = "NA"

@@ -149,6 +149,10 @@ type zkStats struct {
 	latTotal    atomic.Int64 // µs
 	latMin      atomic.Int64 // µs; math.MaxInt64 when none
 	latMax      atomic.Int64 // µs
+
+	// read and update are ZooKeeper's readlatency and updatelatency,
+	// never reset (stats.go).
+	read, update latencyHist
 }
 
 func (st *zkStats) reset() {

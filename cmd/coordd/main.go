@@ -27,14 +27,23 @@
 //   - The raft election timeout is syncLimit×tickTime clamped to [50ms, 1s]
 //     (coord.electionTimeoutMs sets it exactly); initLimit is accepted and
 //     ignored.
-//   - Observers (server.N=…:observer) are raft non-voters; reconfig is answered ReconfigDisabled;
-//     there is no AdminServer. TTL and container nodes are always on.
+//   - Observers (server.N=…:observer) are raft non-voters; reconfig is answered
+//     ReconfigDisabled. TTL and container nodes are always on.
 //   - secureClientPort serves TLS with PEM key and trust stores only
 //     (clientport.go lists the ssl.* keys and what is refused).
 //   - The cluster port is secured by coord.clusterKeyFile (a base64 key from
 //     coordd keygen; -cluster-key-file) or by sslQuorum=true with PEM
 //     ssl.quorum.keyStore/trustStore files; quorum SASL is refused. Without
 //     either, an ensemble logs that its cluster port is unauthenticated.
+//   - metricsProvider.* serves Prometheus /metrics (coord's metrics, with
+//     ZooKeeper's names where it has them); admin.* serves ZooKeeper's
+//     AdminServer commands with /healthz and /readyz, on 127.0.0.1 unless
+//     admin.serverAddress is set, and only when configured.
+//   - coord.gossipAddress, coord.clusterAddress, coord.join,
+//     coord.bootstrapExpect, coord.voters, coord.clusterName,
+//     coord.advertiseAddress and coord.nodeId form the ensemble by gossip
+//     instead of server.N lines (flags -gossip-addr, -cluster-addr, -join,
+//     -bootstrap-expect, -voters, -cluster-name, -advertise-addr, -id).
 //
 // Unknown keys are logged as warnings. SIGTERM or SIGINT closes the node
 // cleanly (its sessions are closed and leadership is handed over); a second
@@ -91,6 +100,18 @@ type options struct {
 	closeTimeout    time.Duration
 	debugAddr       string
 	clusterKeyFile  string
+	logFormat       string
+	metricsAddr     string
+	adminAddr       string
+
+	// Membership by gossip (coord.* keys).
+	clusterAddr     string
+	advertiseAddr   string
+	gossipAddr      string
+	join            string
+	bootstrapExpect int
+	voters          int
+	clusterName     string
 
 	props []property // -Dkey=value
 	set   map[string]bool
@@ -114,7 +135,17 @@ func newOptions(name string, stderr io.Writer) *options {
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.DurationVar(&o.closeTimeout, "close-timeout", 10*time.Second, "how long a clean shutdown may take")
 	fs.StringVar(&o.clusterKeyFile, "cluster-key-file", "", "`file` holding the base64 cluster key that authenticates and encrypts the cluster port (overrides coord.clusterKeyFile; coordd keygen prints one)")
-	fs.StringVar(&o.debugAddr, "debug-addr", "", "serve Go's /debug/pprof on this `host:port` (e.g. 127.0.0.1:6060)")
+	fs.StringVar(&o.debugAddr, "debug-addr", "", "serve Go's /debug/pprof, /metrics, /healthz, /readyz and the admin commands on this `host:port` (e.g. 127.0.0.1:6060)")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this `host:port` (overrides metricsProvider.httpHost/httpPort)")
+	fs.StringVar(&o.adminAddr, "admin-addr", "", "serve the AdminServer, /healthz and /readyz on this `host:port` (overrides admin.serverAddress/serverPort)")
+	fs.StringVar(&o.clusterAddr, "cluster-addr", "", "this node's cluster `host:port` with gossip (coord.clusterAddress)")
+	fs.StringVar(&o.advertiseAddr, "advertise-addr", "", "cluster `host:port` gossiped to others when -cluster-addr is not dialable (coord.advertiseAddress)")
+	fs.StringVar(&o.gossipAddr, "gossip-addr", "", "form the ensemble by gossip on this `host:port` (coord.gossipAddress)")
+	fs.StringVar(&o.join, "join", "", "gossip `addresses` of members to join, comma-separated (coord.join)")
+	fs.IntVar(&o.bootstrapExpect, "bootstrap-expect", 0, "members a new gossip cluster waits for before it bootstraps (coord.bootstrapExpect)")
+	fs.IntVar(&o.voters, "voters", 0, "voting members of a gossip cluster, odd; the rest are observers; 0 = 3 (coord.voters)")
+	fs.StringVar(&o.clusterName, "cluster-name", "", "gossip cluster name (coord.clusterName)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `usage: coordd [flags] [zoo.cfg]
        coordd status [flags] [zoo.cfg]
@@ -216,7 +247,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "coordd: %v\n", err)
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger, err := newLogger(stderr, o.logFormat, level)
+	if err != nil {
+		fmt.Fprintf(stderr, "coordd: %v\n", err)
+		return 2
+	}
 
 	cfgPath := ""
 	if len(pos) == 1 {
@@ -227,15 +262,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		logger.Error("invalid configuration", "err", err)
 		return 2
 	}
-	if o.debugAddr != "" {
-		stopDebug, err := serveDebug(o.debugAddr, logger)
-		if err != nil {
-			logger.Error("debug listener", "err", err)
-			return 2
-		}
-		defer stopDebug()
+	mon := newMonitor(logger)
+	defer mon.close()
+	if err := mon.listen(cfg, o.debugAddr); err != nil {
+		logger.Error("cannot start", "err", err)
+		return 2
 	}
-	return serve(ctx, cfg, o.closeTimeout, logger)
+	return serve(ctx, cfg, o.closeTimeout, logger, mon)
 }
 
 // config builds the node's Config from the zoo.cfg (if any), the -D
@@ -296,6 +329,27 @@ func (o *options) config(cfgPath string, logger *slog.Logger) (daemonConfig, err
 			return daemonConfig{}, err
 		}
 	}
+	if o.set["cluster-addr"] {
+		zc.ClusterAddr = o.clusterAddr
+	}
+	if o.set["advertise-addr"] {
+		zc.AdvertiseAddr = o.advertiseAddr
+	}
+	if o.set["gossip-addr"] {
+		zc.GossipAddr = o.gossipAddr
+	}
+	if o.set["join"] {
+		zc.Join = splitList(o.join)
+	}
+	if o.set["bootstrap-expect"] {
+		zc.BootstrapExpect = o.bootstrapExpect
+	}
+	if o.set["voters"] {
+		zc.Voters = o.voters
+	}
+	if o.set["cluster-name"] {
+		zc.ClusterName = o.clusterName
+	}
 	cfg, err := zc.coordConfig()
 	if err != nil {
 		return cfg, err
@@ -305,6 +359,12 @@ func (o *options) config(cfgPath string, logger *slog.Logger) (daemonConfig, err
 			return cfg, fmt.Errorf("-bind needs an ensemble (-peers or server.N lines)")
 		}
 		cfg.BindAddr = o.bind
+	}
+	if o.set["metrics-addr"] {
+		cfg.MetricsAddr = o.metricsAddr
+	}
+	if o.set["admin-addr"] {
+		cfg.AdminAddr = o.adminAddr
 	}
 	for _, m := range zc.Infos {
 		logger.Info(m)
@@ -354,7 +414,7 @@ func parseLevel(s string) (slog.Level, error) {
 }
 
 // serve opens the node, waits for ctx (a signal), and closes it.
-func serve(ctx context.Context, cfg daemonConfig, closeTimeout time.Duration, logger *slog.Logger) int {
+func serve(ctx context.Context, cfg daemonConfig, closeTimeout time.Duration, logger *slog.Logger, mon *monitor) int {
 	peers := make([]string, 0, len(cfg.Peers))
 	for _, p := range cfg.Peers {
 		peers = append(peers, p.ID+"="+p.Addr)
@@ -368,6 +428,10 @@ func serve(ctx context.Context, cfg daemonConfig, closeTimeout time.Duration, lo
 		"tickTime", cfg.TickTime, "electionTimeout", cfg.ElectionTimeout)
 	if len(cfg.Peers) > 1 {
 		logger.Info("waiting for a quorum of the ensemble", "voters", len(cfg.Peers))
+	}
+	if g := cfg.Gossip; g.Addr != "" {
+		logger.Info("forming the ensemble by gossip", "gossip", g.Addr, "join", strings.Join(g.Join, ","),
+			"bootstrapExpect", g.BootstrapExpect, "voters", g.Voters, "clusterName", g.ClusterName)
 	}
 	start := time.Now()
 	n, err := coord.Open(ctx, cfg.Config)
@@ -387,6 +451,13 @@ func serve(ctx context.Context, cfg daemonConfig, closeTimeout time.Duration, lo
 		cancel()
 		return 1
 	}
+	served := wire // the wire server whose figures the metrics report
+	if served == nil {
+		served = secure
+	}
+	if err := mon.start(n, served, cfg); err != nil {
+		logger.Error("metrics", "err", err)
+	}
 	var addrs []any
 	if wire != nil {
 		addrs = append(addrs, "client", wire.Addr().String())
@@ -394,7 +465,7 @@ func serve(ctx context.Context, cfg daemonConfig, closeTimeout time.Duration, lo
 	if secure != nil {
 		addrs = append(addrs, "secureClient", secure.Addr().String())
 	}
-	logger.Info("serving", append(addrs, "role", n.Role(), "after", time.Since(start).Round(time.Millisecond))...)
+	logger.Info("serving", append(addrs, "id", n.ID(), "role", n.Role(), "after", time.Since(start).Round(time.Millisecond))...)
 
 	select {
 	case <-ctx.Done():

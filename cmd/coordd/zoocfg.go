@@ -177,6 +177,28 @@ type zooConfig struct {
 
 	client clientPortConfig // TLS port, x509, connection and queue limits (clientport.go)
 
+	EnforceQuota bool // zookeeper.enforceQuota
+
+	// metricsProvider.* and admin.* (the Prometheus endpoint and the
+	// AdminServer). A port of -1 means unset.
+	MetricsClass    string
+	MetricsHost     string
+	MetricsPort     int
+	AdminEnable     *bool // nil: unset
+	AdminAddress    string
+	AdminPort       int
+	AdminCommandURL string
+
+	// coord.* keys: membership by gossip, and this node's addresses.
+	NodeID          string   // coord.nodeId (overrides myid)
+	ClusterAddr     string   // coord.clusterAddress
+	AdvertiseAddr   string   // coord.advertiseAddress
+	GossipAddr      string   // coord.gossipAddress
+	Join            []string // coord.join
+	BootstrapExpect int      // coord.bootstrapExpect
+	Voters          int      // coord.voters
+	ClusterName     string   // coord.clusterName
+
 	// Set by coordd's flags, not by zoo.cfg keys.
 	clientAddr      string // overrides clientPortAddress:clientPort
 	dataDirOptional bool   // an empty DataDir means in memory
@@ -205,11 +227,7 @@ var ignoredKeys = map[string]string{
 	"autopurge.purgeInterval":               "coord compacts its raft log itself (snapCount/SnapshotThreshold); no purge task",
 	"extendedTypesEnabled":                  "TTL nodes are always enabled in coord",
 	"emulate353TTLNodes":                    "TTL nodes are always enabled in coord (both create modes are accepted)",
-	"admin.enableServer":                    "coordd has no AdminServer (use the four-letter words)",
-	"admin.serverPort":                      "coordd has no AdminServer (use the four-letter words)",
-	"admin.serverAddress":                   "coordd has no AdminServer (use the four-letter words)",
-	"admin.idleTimeout":                     "coordd has no AdminServer (use the four-letter words)",
-	"admin.commandURL":                      "coordd has no AdminServer (use the four-letter words)",
+	"admin.idleTimeout":                     "coordd's AdminServer uses Go's HTTP server timeouts",
 	"electionAlg":                           "raft elects the leader",
 	"electionPortBindRetry":                 "raft elects the leader on the peer port",
 	"connectToLearnerMasterLimit":           "raft replicates to every member",
@@ -227,9 +245,7 @@ var ignoredKeys = map[string]string{
 	"cnxTimeout":                            "raft elects the leader",
 	"clientPortListenBacklog":               "the OS default backlog is used",
 	"serverCnxnFactory":                     "coord has its own network layer",
-	"metricsProvider.className":             "coord reports metrics through mntr only",
-	"metricsProvider.httpPort":              "coord reports metrics through mntr only",
-	"metricsProvider.exportJvmInfo":         "coord reports metrics through mntr only",
+	"metricsProvider.exportJvmInfo":         "no JVM: /metrics has Go's go_* and process_* metrics instead",
 	"jmx.log4j.disable":                     "no JMX",
 	"audit.enable":                          "coord has no audit log",
 	"digest.enabled":                        "coord keeps its own tree digest",
@@ -304,7 +320,7 @@ func normKey(k string) string {
 // parseZooConfig interprets properties in order; a later key overrides an
 // earlier one, as in ZooKeeper.
 func parseZooConfig(props []property) (*zooConfig, error) {
-	zc := &zooConfig{StandaloneEnabled: true, MaxClientCnxns: defaultMaxClientCnxns, PeerType: "participant"}
+	zc := &zooConfig{StandaloneEnabled: true, MaxClientCnxns: defaultMaxClientCnxns, PeerType: "participant", MetricsPort: -1, AdminPort: -1}
 	zc.Quorum.HostnameVerification = true
 	servers := map[string]zooServer{}
 	warned := map[string]bool{}
@@ -383,6 +399,45 @@ func parseZooConfig(props []property) (*zooConfig, error) {
 			zc.ElectionTimeout, err = parseMillis(v, false)
 		case isQuorumSecurityKey(k):
 			err = zc.setQuorumSecurity(k, v, p.where)
+		case k == "enforceQuota":
+			zc.EnforceQuota, err = strconv.ParseBool(v)
+		case k == "metricsProvider.className":
+			zc.MetricsClass = v
+		case k == "metricsProvider.httpHost":
+			zc.MetricsHost = v
+		case k == "metricsProvider.httpPort":
+			zc.MetricsPort, err = parsePort(v)
+		case k == "admin.enableServer":
+			var b bool
+			b, err = strconv.ParseBool(v)
+			zc.AdminEnable = &b
+		case k == "admin.serverAddress":
+			zc.AdminAddress = v
+		case k == "admin.serverPort":
+			zc.AdminPort, err = parsePort(v)
+		case k == "admin.commandURL":
+			zc.AdminCommandURL = v
+		case k == "coord.nodeId":
+			zc.NodeID = v
+		case k == "coord.clusterAddress":
+			zc.ClusterAddr, err = checkHostPort(v)
+		case k == "coord.advertiseAddress":
+			zc.AdvertiseAddr, err = checkHostPort(v)
+		case k == "coord.gossipAddress":
+			zc.GossipAddr, err = checkHostPort(v)
+		case k == "coord.join":
+			zc.Join = splitList(v)
+			for _, a := range zc.Join {
+				if _, err = checkHostPort(a); err != nil {
+					break
+				}
+			}
+		case k == "coord.bootstrapExpect":
+			zc.BootstrapExpect, err = strconv.Atoi(v)
+		case k == "coord.voters":
+			zc.Voters, err = strconv.Atoi(v)
+		case k == "coord.clusterName":
+			zc.ClusterName = v
 		case strings.HasPrefix(k, "server."):
 			var s zooServer
 			s, err = parseServerLine(strings.TrimPrefix(k, "server."), v)
@@ -549,13 +604,35 @@ func (zc *zooConfig) electionTimeout() time.Duration {
 	return min(max(d, minElectionTimeout), maxElectionTimeout)
 }
 
-// daemonConfig is what coordd runs: a node and its ZooKeeper wire server.
+// daemonConfig is what coordd runs: a node, its ZooKeeper wire server,
+// and its monitoring endpoints.
 type daemonConfig struct {
 	coord.Config
 	ClientAddr      string   // where the wire server listens
 	MaxClientCnxns  int      // zkserver.Config's meaning: negative = no limit
 	FourLetterWords []string // nil: ZooKeeper's default (srvr)
 	clientPortSettings
+
+	MetricsAddr     string // where /metrics is served; "": nowhere
+	AdminAddr       string // where the AdminServer listens; "": off
+	AdminCommandURL string // "": /commands
+}
+
+// The Prometheus metrics provider coordd serves /metrics for, and
+// ZooKeeper's defaults for it and for the AdminServer.
+const (
+	prometheusProvider = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
+	defaultMetricsHost = "0.0.0.0"
+	defaultMetricsPort = 7000
+	defaultAdminPort   = 8080
+)
+
+// checkHostPort checks a host:port value.
+func checkHostPort(v string) (string, error) {
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		return "", err
+	}
+	return v, nil
 }
 
 // wire is the wire server's configuration.
@@ -609,6 +686,10 @@ func (zc *zooConfig) coordConfig() (daemonConfig, error) {
 	}
 	cfg.SnapshotThreshold = zc.SnapCount
 	cfg.ElectionTimeout = zc.electionTimeout()
+	cfg.EnforceQuota = zc.EnforceQuota
+	if err := zc.monitoring(&cfg); err != nil {
+		return cfg, err
+	}
 
 	// Who am I, who are the others.
 	var self *zooServer
@@ -630,7 +711,20 @@ func (zc *zooConfig) coordConfig() (daemonConfig, error) {
 		}
 	}
 	cfg.NodeID = zc.MyID
-	if cfg.NodeID == "" {
+	if zc.NodeID != "" {
+		if self != nil && zc.NodeID != zc.MyID {
+			return cfg, fmt.Errorf("coord.nodeId %s differs from myid %s of the server.N lines", zc.NodeID, zc.MyID)
+		}
+		cfg.NodeID = zc.NodeID
+	}
+	if zc.GossipAddr != "" {
+		if err := zc.gossip(&cfg, self != nil); err != nil {
+			return cfg, err
+		}
+	} else if zc.ClusterAddr != "" && self == nil {
+		return cfg, fmt.Errorf("coord.clusterAddress needs coord.gossipAddress or server.N lines")
+	}
+	if cfg.NodeID == "" && cfg.Gossip.Addr == "" {
 		cfg.NodeID = "1"
 	}
 	if distributed {
@@ -648,6 +742,9 @@ func (zc *zooConfig) coordConfig() (daemonConfig, error) {
 		cfg.BindAddr = self.PeerAddr()
 		if zc.QuorumListenOnAll {
 			cfg.BindAddr = net.JoinHostPort("", strconv.Itoa(self.PeerPort))
+		}
+		if zc.ClusterAddr != "" {
+			cfg.BindAddr = zc.ClusterAddr
 		}
 	}
 
@@ -687,4 +784,71 @@ func sameClientAddr(a, b string) bool {
 	bh, bp, _ := net.SplitHostPort(b)
 	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
 	return ap == bp && (ah == bh || wild(ah) || wild(bh))
+}
+
+// gossip sets up membership by gossip from the coord.* keys.
+func (zc *zooConfig) gossip(cfg *daemonConfig, static bool) error {
+	if zc.ClusterAddr == "" && !static {
+		return fmt.Errorf("coord.gossipAddress needs coord.clusterAddress (this node's raft and RPC address)")
+	}
+	if zc.ClusterAddr != "" {
+		cfg.BindAddr = zc.ClusterAddr
+	}
+	if !static && zc.BootstrapExpect <= 0 && len(zc.Join) == 0 {
+		return fmt.Errorf("coord.gossipAddress: give coord.bootstrapExpect (a new cluster) or coord.join (an existing one)")
+	}
+	if zc.BootstrapExpect < 0 || zc.Voters < 0 {
+		return fmt.Errorf("coord.bootstrapExpect and coord.voters must not be negative")
+	}
+	cfg.Gossip = coord.GossipConfig{
+		Addr:            zc.GossipAddr,
+		Join:            zc.Join,
+		BootstrapExpect: zc.BootstrapExpect,
+		Voters:          zc.Voters,
+		ClusterName:     zc.ClusterName,
+		AdvertiseAddr:   zc.AdvertiseAddr,
+	}
+	return nil
+}
+
+// monitoring maps metricsProvider.* and admin.* onto where coordd serves
+// /metrics and the AdminServer. /metrics is served when the Prometheus
+// provider is named or metricsProvider.httpPort is set; the AdminServer
+// when admin.enableServer=true or admin.serverPort is set (and
+// admin.enableServer is not false), on 127.0.0.1 unless
+// admin.serverAddress says otherwise.
+func (zc *zooConfig) monitoring(cfg *daemonConfig) error {
+	switch zc.MetricsClass {
+	case "", prometheusProvider:
+	default:
+		return fmt.Errorf("metricsProvider.className=%s: coordd serves only %s", zc.MetricsClass, prometheusProvider)
+	}
+	if zc.MetricsClass != "" || zc.MetricsPort >= 0 {
+		host, port := zc.MetricsHost, zc.MetricsPort
+		if host == "" {
+			host = defaultMetricsHost
+		}
+		if port < 0 {
+			port = defaultMetricsPort
+		}
+		cfg.MetricsAddr = net.JoinHostPort(host, strconv.Itoa(port))
+	} else if zc.MetricsHost != "" {
+		zc.Warnings = append(zc.Warnings, "metricsProvider.httpHost ignored: no metrics provider (set metricsProvider.className or metricsProvider.httpPort)")
+	}
+	enabled := zc.AdminPort >= 0
+	if zc.AdminEnable != nil {
+		enabled = *zc.AdminEnable
+	}
+	if enabled {
+		host, port := zc.AdminAddress, zc.AdminPort
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		if port < 0 {
+			port = defaultAdminPort
+		}
+		cfg.AdminAddr = net.JoinHostPort(host, strconv.Itoa(port))
+		cfg.AdminCommandURL = zc.AdminCommandURL
+	}
+	return nil
 }

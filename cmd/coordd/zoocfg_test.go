@@ -123,6 +123,68 @@ func TestZooConfig(t *testing.T) {
 			},
 		},
 		{
+			name: "metrics provider, admin server, enforceQuota",
+			cfg: "tickTime=2000\ndataDir=$DIR\nclientPort=2181\n" +
+				"metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n" +
+				"metricsProvider.httpPort=7001\nadmin.enableServer=true\nadmin.commandURL=/cmds\nzookeeper.enforceQuota=true\n",
+			check: func(t *testing.T, c daemonConfig, zc *zooConfig) {
+				if c.MetricsAddr != "0.0.0.0:7001" || c.AdminAddr != "127.0.0.1:8080" || c.AdminCommandURL != "/cmds" || !c.EnforceQuota {
+					t.Fatalf("got %+v", c)
+				}
+				if len(zc.Warnings)+len(zc.Infos) != 0 {
+					t.Fatalf("warnings %q infos %q", zc.Warnings, zc.Infos)
+				}
+			},
+		},
+		{
+			name: "admin and metrics off unless configured",
+			cfg:  "tickTime=2000\ndataDir=$DIR\nclientPort=2181\nadmin.serverPort=9090\nadmin.enableServer=false\n",
+			check: func(t *testing.T, c daemonConfig, zc *zooConfig) {
+				if c.MetricsAddr != "" || c.AdminAddr != "" || c.EnforceQuota {
+					t.Fatalf("got %+v", c)
+				}
+			},
+		},
+		{
+			name:  "admin address and port, enforceQuota as -D",
+			cfg:   "tickTime=2000\ndataDir=$DIR\nclientPort=2181\nadmin.serverAddress=0.0.0.0\nadmin.serverPort=9090\nmetricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort=0\n",
+			props: []string{"zookeeper.enforceQuota=true"},
+			check: func(t *testing.T, c daemonConfig, zc *zooConfig) {
+				if c.AdminAddr != "0.0.0.0:9090" || c.MetricsAddr != "127.0.0.1:0" || !c.EnforceQuota {
+					t.Fatalf("got %+v", c)
+				}
+			},
+		},
+		{
+			name:    "another metrics provider",
+			cfg:     "tickTime=2000\ndataDir=$DIR\nclientPort=2181\nmetricsProvider.className=com.example.Other\n",
+			wantErr: "coordd serves only",
+		},
+		{
+			name: "gossip keys",
+			cfg: "tickTime=2000\ndataDir=$DIR\nclientPort=2181\ncoord.nodeId=a\ncoord.clusterAddress=10.0.0.1:7000\n" +
+				"coord.advertiseAddress=node-a:7000\ncoord.gossipAddress=0.0.0.0:7946\ncoord.join=10.0.0.2:7946, 10.0.0.3:7946\n" +
+				"coord.bootstrapExpect=3\ncoord.voters=5\ncoord.clusterName=prod\n",
+			check: func(t *testing.T, c daemonConfig, zc *zooConfig) {
+				g := c.Gossip
+				if c.NodeID != "a" || c.BindAddr != "10.0.0.1:7000" || g.Addr != "0.0.0.0:7946" || g.AdvertiseAddr != "node-a:7000" ||
+					!reflect.DeepEqual(g.Join, []string{"10.0.0.2:7946", "10.0.0.3:7946"}) || g.BootstrapExpect != 3 || g.Voters != 5 ||
+					g.ClusterName != "prod" || c.Peers != nil {
+					t.Fatalf("got %+v", c)
+				}
+			},
+		},
+		{
+			name:    "gossip without a cluster address",
+			cfg:     "tickTime=2000\ndataDir=$DIR\nclientPort=2181\ncoord.gossipAddress=127.0.0.1:7946\ncoord.bootstrapExpect=3\n",
+			wantErr: "coord.clusterAddress",
+		},
+		{
+			name:    "gossip with neither bootstrapExpect nor join",
+			cfg:     "tickTime=2000\ndataDir=$DIR\nclientPort=2181\ncoord.gossipAddress=127.0.0.1:7946\ncoord.clusterAddress=127.0.0.1:7000\n",
+			wantErr: "coord.bootstrapExpect",
+		},
+		{
 			name: "client address and limits",
 			cfg: "tickTime=200\ndataDir=$DIR\nclientPort=2181\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\n" +
 				"minSessionTimeout=1000\nmaxSessionTimeout=-1\n4lw.commands.whitelist=ruok, srvr ,mntr\n",
@@ -394,6 +456,18 @@ func TestOptionsConfig(t *testing.T) {
 			name: "no arguments",
 			check: func(t *testing.T, c daemonConfig) {
 				if c.ClientAddr != "127.0.0.1:2181" || c.DataDir != "coord-data" || c.NodeID != "1" || c.TickTime != 2*time.Second || c.Peers != nil {
+					t.Fatalf("got %+v", c)
+				}
+			},
+		},
+		{
+			name: "gossip and monitoring flags",
+			args: []string{"-id", "g1", "-cluster-addr", "127.0.0.1:7001", "-gossip-addr", "127.0.0.1:7946", "-join", "127.0.0.1:7947",
+				"-voters", "3", "-cluster-name", "c", "-advertise-addr", "h:7001", "-metrics-addr", "127.0.0.1:9100", "-admin-addr", "127.0.0.1:8081"},
+			check: func(t *testing.T, c daemonConfig) {
+				if c.NodeID != "g1" || c.BindAddr != "127.0.0.1:7001" || c.Gossip.Addr != "127.0.0.1:7946" ||
+					!reflect.DeepEqual(c.Gossip.Join, []string{"127.0.0.1:7947"}) || c.Gossip.Voters != 3 || c.Gossip.ClusterName != "c" ||
+					c.Gossip.AdvertiseAddr != "h:7001" || c.MetricsAddr != "127.0.0.1:9100" || c.AdminAddr != "127.0.0.1:8081" {
 					t.Fatalf("got %+v", c)
 				}
 			},
