@@ -1,6 +1,7 @@
 // Package admin serves ZooKeeper's AdminServer for a coord Node: the HTTP
 // JSON commands of ZooKeeper 3.9 (/commands, /commands/<name>) and
-// health endpoints for probes (/healthz, /readyz).
+// health endpoints for probes (/healthz, /readyz), and the web console
+// (package console) at /ui/.
 //
 // A Handler is an http.Handler: coordd serves it on
 // admin.serverAddress:admin.serverPort, and an embedder can mount it on a
@@ -10,7 +11,8 @@
 // command's data, then "command" (its primary name) and "error" (null or a
 // message). Names and aliases are ZooKeeper's (monitor and mntr,
 // server_stats and srvr, ...). As in ZooKeeper 3.9, the command that
-// exposes the data or changes state (snapshot) needs authentication: an
+// exposes the data or changes state (snapshot, which streams a backup of
+// the tree, and restore, which replaces it) needs authentication: an
 // "Authorization: digest user:password" header (or "ip") whose identity
 // the super digest or the ACL of "/" grants every permission; 401 without
 // it or with bad credentials, 403 when not granted.
@@ -29,6 +31,7 @@ import (
 	"time"
 
 	"github.com/coordkit/coord"
+	"github.com/coordkit/coord/console"
 	"github.com/coordkit/coord/zkserver"
 )
 
@@ -45,11 +48,17 @@ type Config struct {
 	// ReadyTimeout bounds /readyz's catch-up. Zero means Node.Ready's own
 	// bound (two election timeouts).
 	ReadyTimeout time.Duration
+	// NoConsole turns off the web console (package console), which the
+	// Handler otherwise serves at /ui/ with its default options: anonymous
+	// viewers see what world ACLs let them read; changes need digest
+	// credentials.
+	NoConsole bool
 }
 
 // Handler serves the AdminServer's commands and the health endpoints.
 type Handler struct {
 	cfg     Config
+	console *console.Console // nil with NoConsole
 	mux     *http.ServeMux
 	cmds    map[string]*command // by every name
 	primary []string
@@ -73,7 +82,19 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc(cfg.CommandURL+"/", h.command)
 	h.mux.HandleFunc("/healthz", h.healthz)
 	h.mux.HandleFunc("/readyz", h.readyz)
+	if !cfg.NoConsole {
+		h.console = console.New(cfg.Node, console.Options{})
+		h.mux.Handle("/ui/", h.console)
+		h.mux.Handle("/ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
+	}
 	return h
+}
+
+// Close ends the console's sessions, if it serves one.
+func (h *Handler) Close() {
+	if h.console != nil {
+		_ = h.console.Close()
+	}
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
@@ -96,15 +117,20 @@ func (h *Handler) command(w http.ResponseWriter, r *http.Request) {
 		h.list(w, r)
 		return
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET")
-		writeJSON(w, http.StatusMethodNotAllowed, response(name, "method not allowed"))
-		return
-	}
 	c := h.cmds[name]
 	if c == nil {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET")
+			writeJSON(w, http.StatusMethodNotAllowed, response(name, "method not allowed"))
+			return
+		}
 		// ZooKeeper answers 200 to keep old clients working.
 		writeJSON(w, http.StatusOK, response(name, "Unknown command: "+name))
+		return
+	}
+	if want := c.method(); r.Method != want && !(want == http.MethodGet && r.Method == http.MethodHead) {
+		w.Header().Set("Allow", want)
+		writeJSON(w, http.StatusMethodNotAllowed, response(c.names[0], "method not allowed"))
 		return
 	}
 	primary := c.names[0]
@@ -123,6 +149,9 @@ func (h *Handler) command(w http.ResponseWriter, r *http.Request) {
 		if len(v) > 0 {
 			kwargs[k] = v[0]
 		}
+	}
+	if c.raw != nil && c.raw(h, w, r, kwargs) {
+		return
 	}
 	res := &result{status: http.StatusOK, headers: http.Header{}}
 	c.run(h, kwargs, res)

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"slices"
@@ -18,7 +19,18 @@ type command struct {
 	names   []string // primary name first
 	serving bool     // needs a serving node (ZooKeeper's isServerRequired)
 	auth    coord.Perm
+	post    bool // takes POST (a body) instead of GET
 	run     func(h *Handler, kwargs map[string]string, res *result)
+	// raw, when set, may answer the request itself (a stream rather than
+	// JSON); it reports whether it did.
+	raw func(h *Handler, w http.ResponseWriter, req *http.Request, kwargs map[string]string) bool
+}
+
+func (c *command) method() string {
+	if c.post {
+		return http.MethodPost
+	}
+	return http.MethodGet
 }
 
 // result is what a command answers: its data in order, an error, the HTTP
@@ -40,7 +52,7 @@ func (r *result) errValue() any {
 }
 
 // commands are the commands served, ZooKeeper 3.9's set less those about
-// Java, trace masks, observers' learner handlers and restore.
+// Java, trace masks and observers' learner handlers.
 func commands() []*command {
 	return []*command{
 		{names: []string{"connection_stat_reset", "crst"}, serving: true, run: func(h *Handler, _ map[string]string, _ *result) {
@@ -67,7 +79,8 @@ func commands() []*command {
 		{names: []string{"monitor", "mntr"}, serving: true, run: monitor},
 		{names: []string{"ruok"}, run: func(*Handler, map[string]string, *result) {}},
 		{names: []string{"server_stats", "srvr"}, serving: true, run: srvr},
-		{names: []string{"snapshot", "snap"}, serving: true, auth: coord.PermAll, run: snapshot},
+		{names: []string{"snapshot", "snap"}, serving: true, auth: coord.PermAll, run: snapshot, raw: streamSnapshot},
+		{names: []string{"restore", "rest"}, serving: true, auth: coord.PermAll, post: true, raw: restore},
 		{names: []string{"stats", "stat"}, serving: true, run: func(h *Handler, kw map[string]string, r *result) {
 			srvr(h, kw, r)
 			r.put("connections", connections(h, true))
@@ -253,14 +266,49 @@ func srvr(h *Handler, _ map[string]string, r *result) {
 	r.put("node_count", st.Znodes+1)
 }
 
-func snapshot(h *Handler, kwargs map[string]string, r *result) {
-	// coord's snapshots are its own format, not ZooKeeper's: the command
-	// takes one (ZooKeeper's streaming=false) and never streams it.
-	if s, ok := kwargs["streaming"]; ok && s != "false" {
-		r.err = "streaming a snapshot is not supported: use streaming=false"
-		r.status = 400
-		return
+// streamSnapshot is ZooKeeper 3.9's snapshot command with streaming=true
+// (its default): the node's backup (Node.Backup: coord's own versioned
+// format, which coordd snapshot inspect/restore and the restore command
+// read) streams as the response body, copy-on-write while writes go on.
+// The backup's zxid is known once the stream is written, so last_zxid is an
+// HTTP trailer (the file's header carries it too).
+func streamSnapshot(h *Handler, w http.ResponseWriter, req *http.Request, kwargs map[string]string) bool {
+	if kwargs["streaming"] == "false" {
+		return false // take a snapshot, answer JSON (snapshot below)
 	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="coord-backup"`)
+	w.Header().Set("Trailer", "last_zxid")
+	w.WriteHeader(http.StatusOK)
+	info, err := h.cfg.Node.Backup(req.Context(), w)
+	if err != nil {
+		// Too late for a status: end the stream short; the file's
+		// checksum makes the truncation evident.
+		panic(http.ErrAbortHandler)
+	}
+	w.Header().Set("last_zxid", "0x"+strconv.FormatInt(info.Zxid, 16))
+	return true
+}
+
+// maxRestoreBytes bounds the body the restore command reads.
+const maxRestoreBytes = 4 << 30
+
+// restore is ZooKeeper 3.9's restore command: POST a backup (what the
+// snapshot command streamed) and the ensemble replaces its state with it,
+// every member at the same log index (Node.RestoreInfo).
+func restore(h *Handler, w http.ResponseWriter, req *http.Request, _ map[string]string) bool {
+	body := http.MaxBytesReader(w, req.Body, maxRestoreBytes)
+	info, err := h.cfg.Node.RestoreInfo(req.Context(), body)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, response("restore", err.Error()))
+		return true
+	}
+	writeJSON(w, http.StatusOK, object{{"last_zxid", info.Zxid}, {"command", "restore"}, {"error", nil}})
+	return true
+}
+
+func snapshot(h *Handler, kwargs map[string]string, r *result) {
+	// streaming=false: take a raft snapshot now and say at which zxid.
 	if err := h.cfg.Node.Snapshot(); err != nil && !strings.Contains(err.Error(), "nothing new") {
 		r.err = err.Error()
 		r.status = 500

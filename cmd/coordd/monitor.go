@@ -28,8 +28,9 @@ type monitor struct {
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	metrics late // /metrics
-	admin   late // the AdminServer, /healthz, /readyz
+	admin   late // the AdminServer, /healthz, /readyz, the console at /ui/
 	servers []*http.Server
+	handler *admin.Handler // once the node is up
 }
 
 // late is a handler set once the node is up.
@@ -103,7 +104,8 @@ func (m *monitor) start(n *coord.Node, wire *zkserver.Server, cfg daemonConfig) 
 		return err
 	}
 	m.metrics.set(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
-	m.admin.set(admin.New(admin.Config{Node: n, Wire: wire, CommandURL: cfg.AdminCommandURL}))
+	m.handler = admin.New(admin.Config{Node: n, Wire: wire, CommandURL: cfg.AdminCommandURL})
+	m.admin.set(m.handler)
 	return nil
 }
 
@@ -112,5 +114,8 @@ func (m *monitor) close() {
 	defer cancel()
 	for _, s := range m.servers {
 		_ = s.Shutdown(ctx)
+	}
+	if m.handler != nil {
+		m.handler.Close()
 	}
 }
