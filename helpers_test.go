@@ -210,9 +210,20 @@ func loopbackAddr(t testing.TB) string {
 // when the test ends.
 func openTCPCluster(t testing.TB, size int, prefix string, configure func(i int, cfg *Config)) []*Node {
 	t.Helper()
+	// Hold every port until all are chosen, so that no two nodes get the
+	// same one, then release them for the nodes to bind.
 	peers := make([]Peer, size)
+	held := make([]net.Listener, size)
 	for i := range peers {
-		peers[i] = Peer{ID: fmt.Sprintf("%s%d", prefix, i), Addr: loopbackAddr(t)}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held[i] = l
+		peers[i] = Peer{ID: fmt.Sprintf("%s%d", prefix, i), Addr: l.Addr().String()}
+	}
+	for _, l := range held {
+		l.Close()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
