@@ -493,6 +493,16 @@ func (n *Node) Role() string {
 	return "follower"
 }
 
+// Leader returns the id of the ensemble's leader as this node knows it,
+// or "" while there is none (an election, or no quorum).
+func (n *Node) Leader() string {
+	if n.isLeader.Load() {
+		return n.cfg.NodeID
+	}
+	_, id := n.replica.Leader()
+	return id
+}
+
 // IsLeader reports whether this node currently leads its ensemble.
 func (n *Node) IsLeader() bool { return n.isLeader.Load() }
 

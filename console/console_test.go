@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coordkit/coord"
+	"github.com/coordkit/coord/coordtest"
 )
 
 const (
@@ -594,5 +595,31 @@ func TestViewData(t *testing.T) {
 	}
 	if _, err := parseACL("world:anyone:rx"); err == nil {
 		t.Error("parseACL accepted an unknown permission")
+	}
+}
+
+// A follower's ensemble page names the leader and each member's role.
+func TestEnsemblePageNamesTheLeader(t *testing.T) {
+	e := coordtest.NewEnsemble(t, 3)
+	li := e.LeaderIndex()
+	follower := e.Node((li + 1) % 3)
+	mux := http.NewServeMux()
+	c := New(follower, Options{})
+	t.Cleanup(func() { _ = c.Close() })
+	mux.Handle("/ui/", c)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/ui/ensemble")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	leader := e.Node(li).ID()
+	if !strings.Contains(string(body), "Leader: <strong>"+leader+"</strong>") {
+		t.Fatalf("the follower's ensemble page does not name the leader %s:\n%s", leader, body)
+	}
+	if strings.Contains(string(body), "follower or leader") {
+		t.Errorf("a member's role is left open although the leader is known")
 	}
 }

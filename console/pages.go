@@ -697,11 +697,14 @@ func (c *Console) ensemblePage(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		page.MembersErr = err.Error()
 	}
+	leader := c.n.Leader()
 	switch {
 	case st.Role == "standalone" || page.IsLeader:
 		page.LeaderKnown = c.n.ID() + " (this node)"
+	case leader != "":
+		page.LeaderKnown = leader
 	default:
-		page.LeaderKnown = "another member (this node does not know which)"
+		page.LeaderKnown = "none known (an election, or no quorum)"
 	}
 	for _, s := range servers {
 		row := memberRow{ID: s.ID, Addr: s.Addr, Kind: "voter", Self: s.ID == c.n.ID()}
@@ -713,7 +716,9 @@ func (c *Console) ensemblePage(w http.ResponseWriter, r *http.Request) {
 			row.Role = st.Role
 		case !s.Voter:
 			row.Role = "observer"
-		case page.IsLeader:
+		case s.ID == leader:
+			row.Role = "leader"
+		case leader != "":
 			row.Role = "follower"
 		default:
 			row.Role = "follower or leader"
