@@ -110,7 +110,7 @@ func TestMetricsAfterOperations(t *testing.T) {
 		"coord_up":                1,
 		"coord_has_quorum":        1,
 		"coord_zxid":              float64(st.Zxid),
-		"coord_log_format_active": 1,
+		"coord_log_format_active": float64(st.LogFormatActive),
 	} {
 		if got := value(t, after, name); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
