@@ -3,7 +3,6 @@ package zkserver
 import (
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/coordkit/coord"
 )
@@ -76,34 +75,18 @@ func (srv *Server) ConnectionInfo(brief bool) []map[string]any {
 			"packets_sent":          st.sent.Load(),
 		}
 		if !brief {
-			var sid int64
-			var timeout time.Duration
-			if ss := c.sess.Load(); ss != nil {
-				sid, timeout = ss.Session().ID(), ss.Session().Timeout()
-			}
-			st.mu.Lock()
-			avg, minLat := int64(0), st.minLat
-			if st.count > 0 {
-				avg = st.totalLat / st.count
-			} else {
-				minLat = 0
-			}
-			var lresp int64
-			if !st.lastResp.IsZero() {
-				lresp = st.lastResp.UnixMilli()
-			}
-			m["session_id"] = sid
-			m["last_operation"] = st.lastOp
+			f := c.figures()
+			m["session_id"] = f.sid
+			m["last_operation"] = f.lastOp
 			m["established"] = c.established.Format("Mon Jan 02 15:04:05 MST 2006")
-			m["session_timeout"] = timeout.Milliseconds()
-			m["last_cxid"] = st.lastCxid
-			m["last_zxid"] = st.lastZxid
-			m["last_response_time"] = lresp
-			m["last_latency"] = st.lastLat
-			m["min_latency"] = minLat
-			m["avg_latency"] = avg
-			m["max_latency"] = st.maxLat
-			st.mu.Unlock()
+			m["session_timeout"] = f.timeout.Milliseconds()
+			m["last_cxid"] = f.lastCxid
+			m["last_zxid"] = f.lastZxid
+			m["last_response_time"] = f.lastResp
+			m["last_latency"] = f.lastLat
+			m["min_latency"] = f.minLat
+			m["avg_latency"] = f.avgLat
+			m["max_latency"] = f.maxLat
 		}
 		out = append(out, m)
 	}

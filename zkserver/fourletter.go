@@ -171,6 +171,40 @@ func (srv *Server) clientConns(self *zkConn) []*zkConn {
 	return conns
 }
 
+// connFigures are a connection's session and latency figures at one
+// moment, as cons and the connections command report them.
+type connFigures struct {
+	sid                int64
+	timeout            time.Duration
+	lastOp             string
+	lastCxid, lastZxid int64
+	lastResp           int64 // ms since the epoch; 0 before the first reply
+	lastLat, minLat    int64
+	avgLat, maxLat     int64
+}
+
+// figures reads the connection's figures consistently.
+func (c *zkConn) figures() connFigures {
+	var f connFigures
+	if ss := c.sess.Load(); ss != nil {
+		f.sid, f.timeout = ss.Session().ID(), ss.Session().Timeout()
+	}
+	st := &c.cstats
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	f.lastOp, f.lastCxid, f.lastZxid = st.lastOp, int64(st.lastCxid), int64(st.lastZxid)
+	f.lastLat, f.minLat, f.maxLat = st.lastLat, st.minLat, st.maxLat
+	if st.count > 0 {
+		f.avgLat = st.totalLat / st.count
+	} else {
+		f.minLat = 0
+	}
+	if !st.lastResp.IsZero() {
+		f.lastResp = st.lastResp.UnixMilli()
+	}
+	return f
+}
+
 // dumpInfo writes a connection as ZooKeeper's ServerCnxn.dumpConnectionInfo
 // does. The full form always carries lcxid (ZooKeeper omits it before the
 // first request), so go-zookeeper/zk's FLWCons parses every line.
@@ -178,26 +212,10 @@ func (c *zkConn) dumpInfo(b *strings.Builder, brief bool) {
 	st := &c.cstats
 	fmt.Fprintf(b, " %s[1](queued=%d,recved=%d,sent=%d", c.remote, st.queued.Load(), st.received.Load(), st.sent.Load())
 	if !brief {
-		var sid int64
-		var timeout time.Duration
-		if ss := c.sess.Load(); ss != nil {
-			sid, timeout = ss.Session().ID(), ss.Session().Timeout()
-		}
-		st.mu.Lock()
-		avg, minLat := int64(0), st.minLat
-		if st.count > 0 {
-			avg = st.totalLat / st.count
-		} else {
-			minLat = 0
-		}
-		var lresp int64
-		if !st.lastResp.IsZero() {
-			lresp = st.lastResp.UnixMilli()
-		}
+		f := c.figures()
 		fmt.Fprintf(b, ",sid=0x%x,lop=%s,est=%d,to=%d,lcxid=0x%x,lzxid=0x%x,lresp=%d,llat=%d,minlat=%d,avglat=%d,maxlat=%d",
-			sid, st.lastOp, c.established.UnixMilli(), timeout.Milliseconds(), uint64(st.lastCxid),
-			uint64(st.lastZxid), lresp, st.lastLat, minLat, avg, st.maxLat)
-		st.mu.Unlock()
+			f.sid, f.lastOp, c.established.UnixMilli(), f.timeout.Milliseconds(), uint64(f.lastCxid),
+			uint64(f.lastZxid), f.lastResp, f.lastLat, f.minLat, f.avgLat, f.maxLat)
 	}
 	b.WriteString(")")
 }
