@@ -16,9 +16,17 @@
 //
 // The zero Config is a single-node, in-memory ensemble, ready in a few
 // milliseconds. Set DataDir for durability, BindAddr and Peers for a
-// replicated ensemble of several processes. Package zkserver serves a Node
-// to existing ZooKeeper clients and tools (zkCli, go-zookeeper/zk, kazoo,
-// Curator). Package coordtest runs whole ensembles inside tests.
+// replicated ensemble of several processes (Config.Gossip to find each
+// other by gossip; Config.ClusterKey to secure the cluster port). A data
+// directory remembers the node's id and cluster.
+//
+// Around the engine, each in its own package: zkserver serves a Node to
+// existing ZooKeeper clients and tools (zkCli, go-zookeeper/zk, kazoo,
+// Curator); admin serves ZooKeeper's AdminServer commands and health
+// endpoints; metrics exports Prometheus collectors; console is a web
+// console; recipe holds election, locks, queues and caches; coordtest runs
+// whole ensembles inside tests. Node.Backup and Node.Restore back up and
+// restore the tree; ImportZooKeeper migrates a ZooKeeper data directory.
 //
 // Errors are ZooKeeper's: every error returned by a Session method matches
 // one of the Err* sentinels with errors.Is (ErrNoNode, ErrNodeExists,
