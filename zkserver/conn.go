@@ -410,10 +410,7 @@ func (c *zkConn) abort() {
 
 // dropQueued forgets the frames not yet taken by the writer. outMu is held.
 func (c *zkConn) dropQueued() {
-	var n int64
-	for _, f := range c.out {
-		n += int64(len(f))
-	}
+	n := framesLen(c.out)
 	c.out = nil
 	c.account(-n)
 }
@@ -450,10 +447,7 @@ func (c *zkConn) writeLoop() {
 		closing := c.closing
 		c.outMu.Unlock()
 		if len(frames) > 0 {
-			var n int64
-			for _, f := range frames {
-				n += int64(len(f))
-			}
+			n := framesLen(frames)
 			_ = c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout()))
 			bufs = frames
 			_, err := bufs.WriteTo(c.nc)

@@ -77,6 +77,15 @@ func (c *zkConn) account(n int64) {
 	c.srv.queued.Add(n)
 }
 
+// framesLen is the bytes of queued frames.
+func framesLen(frames [][]byte) int64 {
+	var n int64
+	for _, f := range frames {
+		n += int64(len(f))
+	}
+	return n
+}
+
 // overBudget drops connections, those holding the most first, until the
 // server's queued bytes are within MaxQueuedBytes. It runs outside every
 // connection's lock.
@@ -128,11 +137,7 @@ func (c *zkConn) takeOut() [][]byte {
 	out := c.out
 	c.out = nil
 	c.outMu.Unlock()
-	var n int64
-	for _, f := range out {
-		n += int64(len(f))
-	}
-	c.account(-n)
+	c.account(-framesLen(out))
 	return out
 }
 

@@ -28,6 +28,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/coordkit/coord/zkwire"
 )
 
 // ACL is one access control entry of a znode.
@@ -52,21 +54,10 @@ const (
 var OpenACL = []ACL{{Perms: PermAll, Scheme: "world", ID: "anyone"}}
 
 // Stat is a znode's metadata as ZooKeeper's client API returns it (the
-// jute record org.apache.zookeeper.data.Stat): Cversion counts creates and
-// deletes of children, and EphemeralOwner is 0 for containers and TTL nodes.
-type Stat struct {
-	Czxid          int64
-	Mzxid          int64
-	Ctime          int64
-	Mtime          int64
-	Version        int32
-	Cversion       int32
-	Aversion       int32
-	EphemeralOwner int64
-	DataLength     int32
-	NumChildren    int32
-	Pzxid          int64
-}
+// jute record org.apache.zookeeper.data.Stat, zkwire's): Cversion counts
+// creates and deletes of children, and EphemeralOwner is 0 for containers
+// and TTL nodes.
+type Stat = zkwire.Stat
 
 // StatPersisted is a znode's metadata as ZooKeeper stores it (the jute
 // record StatPersisted): Cversion counts child creations only, and
