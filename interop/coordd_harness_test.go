@@ -107,7 +107,13 @@ type coorddOptions struct {
 // serves clients (answers srvr with a Mode).
 func startCoorddEnsemble(t testing.TB, n int, opt coorddOptions) *coorddEnsemble {
 	t.Helper()
-	bin := coorddBinary(t)
+	return startCoorddEnsembleWith(t, coorddBinary(t), n, opt)
+}
+
+// startCoorddEnsembleWith is startCoorddEnsemble with the coordd binary bin
+// (another build, for upgrade tests).
+func startCoorddEnsembleWith(t testing.TB, bin string, n int, opt coorddOptions) *coorddEnsemble {
+	t.Helper()
 	if opt.tickMs == 0 {
 		opt.tickMs = 500
 	}

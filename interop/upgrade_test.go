@@ -162,50 +162,6 @@ func untar(r io.Reader, dir string) error {
 	}
 }
 
-// newCoorddEnsemble configures n coordd processes like startCoorddEnsemble
-// does, and starts them with bin.
-func newCoorddEnsemble(t *testing.T, bin string, n, tickMs int) *coorddEnsemble {
-	t.Helper()
-	root := t.TempDir()
-	e := &coorddEnsemble{t: t, bin: bin}
-	var servers strings.Builder
-	for i := 1; i <= n; i++ {
-		cp, err1 := zkreal.FreePort()
-		pp, err2 := zkreal.FreePort()
-		ep, err3 := zkreal.FreePort()
-		if err := firstErr(err1, err2, err3); err != nil {
-			t.Fatal(err)
-		}
-		node := &coorddNode{id: i, dir: filepath.Join(root, fmt.Sprintf("srv%d", i)), clientAddr: fmt.Sprintf("127.0.0.1:%d", cp)}
-		node.cfgPath = filepath.Join(node.dir, "zoo.cfg")
-		node.logPath = filepath.Join(node.dir, "coordd.log")
-		e.nodes = append(e.nodes, node)
-		fmt.Fprintf(&servers, "server.%d=127.0.0.1:%d:%d\n", i, pp, ep)
-	}
-	for _, node := range e.nodes {
-		if err := os.MkdirAll(node.dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(node.dir, "myid"), []byte(fmt.Sprintf("%d\n", node.id)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		_, port, _ := strings.Cut(node.clientAddr, ":")
-		cfg := fmt.Sprintf("tickTime=%d\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%s\nclientPortAddress=127.0.0.1\n"+
-			"maxClientCnxns=0\n4lw.commands.whitelist=*\n%s", tickMs, node.dir, port, servers.String())
-		if err := os.WriteFile(node.cfgPath, []byte(cfg), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(e.stopAll)
-	for i := range e.nodes {
-		e.start(i)
-	}
-	for i := range e.nodes {
-		e.waitServing(i, 30*time.Second)
-	}
-	return e
-}
-
 // exitErr is how node i's last process ended (nil: exit status 0); only
 // meaningful once it has exited.
 func (e *coorddEnsemble) exitErr(i int) error {
@@ -489,7 +445,7 @@ func TestRollingUpgrade(t *testing.T) {
 	newBin := coorddBinary(t)
 	t.Logf("builds: %v (old: %s, new: %s)", time.Since(began).Round(time.Millisecond), oldBin, newBin)
 
-	e := newCoorddEnsemble(t, oldBin, 3, 200)
+	e := startCoorddEnsembleWith(t, oldBin, 3, coorddOptions{tickMs: 200})
 	addrs := e.addrs()
 	modes := make([]string, 3)
 	for i := range e.nodes {
