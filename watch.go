@@ -321,16 +321,6 @@ func (r *registry) removeOwner(o *watchOwner, state State, err error) {
 	}
 }
 
-// counts returns the number of watches and of distinct watched paths.
-func (r *registry) counts() (watches, paths int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, m := range r.byKind {
-		paths += len(m)
-	}
-	return r.count, paths
-}
-
 // chanSink is a one-shot watch delivered on a channel of capacity 1: the
 // first event is sent and the channel closed; later events are dropped.
 type chanSink struct {

@@ -102,3 +102,21 @@ c.stop()
 		t.Fatalf("GetData: %q, %v", data, err)
 	}
 }
+
+// ServeZooKeeper serves one node, as a single ZooKeeper server would.
+func TestServeZooKeeper(t *testing.T) {
+	e := coordtest.NewEnsemble(t, 1)
+	addr := coordtest.ServeZooKeeper(t, e.Node(0))
+	conn, _, err := zk.Connect([]string{addr}, 5*time.Second, zk.WithLogger(quietZK{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Create("/one", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	data, _, err := e.Session(e.Node(0)).GetData(context.Background(), "/one")
+	if err != nil || string(data) != "x" {
+		t.Fatalf("GetData: %q, %v", data, err)
+	}
+}

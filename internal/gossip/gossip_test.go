@@ -2,7 +2,6 @@ package gossip
 
 import (
 	"log/slog"
-	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -61,16 +60,6 @@ func (f *recordingReplica) snapshot() (servers, bootstrap []raftfsm.Server) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.servers), slices.Clone(f.bootstrap)
-}
-
-func loopback(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {
