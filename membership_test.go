@@ -199,26 +199,7 @@ func TestGossipRefusesStrangers(t *testing.T) {
 		{"no gossip key", gossipConfig("stranger-nokey", seed, nil)},
 		{"wrong gossip key", gossipConfig("stranger-key", seed, make([]byte, 16))},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			octx, ocancel := context.WithTimeout(context.Background(), time.Second)
-			defer ocancel()
-			n, err := coord.Open(octx, tc.cfg)
-			if err == nil {
-				n.Abort()
-				t.Fatal("a stranger joined the ensemble")
-			}
-			for _, m := range nodes[0].Members() {
-				if m == tc.cfg.NodeID {
-					t.Fatalf("the ensemble lists %s as a member", m)
-				}
-			}
-			servers, _ := nodes[0].Servers()
-			for _, s := range servers {
-				if s.ID == tc.cfg.NodeID {
-					t.Fatalf("the stranger is in raft")
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantStrangerRefused(t, nodes[0], tc.cfg, time.Second) })
 	}
 }
 
@@ -251,4 +232,28 @@ func openAll(t *testing.T, ctx context.Context, cfgs []coord.Config) ([]*coord.N
 		}
 	})
 	return nodes, !t.Failed()
+}
+
+// wantStrangerRefused opens a node with cfg, which must not get in within
+// wait: its Open fails, and member neither lists it in gossip nor has it
+// in raft.
+func wantStrangerRefused(t *testing.T, member *coord.Node, cfg coord.Config, wait time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if n, err := coord.Open(ctx, cfg); err == nil {
+		n.Abort()
+		t.Fatal("a stranger joined the ensemble")
+	}
+	for _, m := range member.Members() {
+		if m == cfg.NodeID {
+			t.Fatalf("the ensemble lists %s as a member", m)
+		}
+	}
+	servers, _ := member.Servers()
+	for _, s := range servers {
+		if s.ID == cfg.NodeID {
+			t.Fatalf("the stranger is in raft")
+		}
+	}
 }
